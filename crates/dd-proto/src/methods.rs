@@ -1,0 +1,523 @@
+//! Method names and their parameter and result types.
+//!
+//! Every request carries a JSON object of parameters and every success a JSON
+//! object result. Times are Unix seconds (`i64`); keys are
+//! [`crate::keys`]-encoded; ids are opaque strings (`s_…` sessions,
+//! `d_…` devices, `g_…` grants, `t_…` tokens).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `session.list` → [`SessionList`]. Owner only.
+pub const SESSION_LIST: &str = "session.list";
+/// `session.create` [`CreateSession`] → [`SessionInfo`]. Owner only.
+pub const SESSION_CREATE: &str = "session.create";
+/// `session.meta` [`SessionRef`] → [`SessionInfo`].
+pub const SESSION_META: &str = "session.meta";
+/// `session.attach` [`Attach`] → [`Attached`]; then stream messages.
+pub const SESSION_ATTACH: &str = "session.attach";
+/// `session.input` [`SendInput`] → `{}`.
+pub const SESSION_INPUT: &str = "session.input";
+/// `session.resize` [`Resize`] → `{}`. Owner only.
+pub const SESSION_RESIZE: &str = "session.resize";
+/// `session.detach` [`Detach`] → `{}`.
+pub const SESSION_DETACH: &str = "session.detach";
+/// `session.close` [`SessionRef`] → [`SessionInfo`]. Owner only.
+pub const SESSION_CLOSE: &str = "session.close";
+/// `enroll.redeem` [`EnrollRedeem`] → [`Enrolled`]. Any key.
+pub const ENROLL_REDEEM: &str = "enroll.redeem";
+/// `device.list` → [`DeviceList`]. Owner only.
+pub const DEVICE_LIST: &str = "device.list";
+/// `device.revoke` [`DeviceRef`] → `{}`. Owner only.
+pub const DEVICE_REVOKE: &str = "device.revoke";
+/// `agent.config.get` → [`AgentConfig`]. Owner only.
+pub const AGENT_CONFIG_GET: &str = "agent.config.get";
+/// `agent.config.set` [`AgentConfigPatch`] → [`AgentConfig`]. Owner only.
+pub const AGENT_CONFIG_SET: &str = "agent.config.set";
+/// `pair.create` [`PairCreate`] → [`PairCreated`]. Owner only.
+pub const PAIR_CREATE: &str = "pair.create";
+/// `pair.redeem` [`PairRedeem`] → [`GrantInfo`]. Any key.
+pub const PAIR_REDEEM: &str = "pair.redeem";
+/// `pair.cancel` [`PairCancel`] → `{}`. Owner only.
+pub const PAIR_CANCEL: &str = "pair.cancel";
+/// `pair.status` [`PairCancel`] → [`PairStatus`]. Owner only.
+pub const PAIR_STATUS: &str = "pair.status";
+/// `grant.list` [`SessionRef`] → [`GrantList`]. Owner only.
+pub const GRANT_LIST: &str = "grant.list";
+/// `grant.revoke` [`GrantRevoke`] → [`Revoked`]. Owner; a companion for its own grant.
+pub const GRANT_REVOKE: &str = "grant.revoke";
+/// `audit.list` [`AuditQuery`] → [`AuditList`]. Owner only.
+pub const AUDIT_LIST: &str = "audit.list";
+
+/// Every method this version defines.
+pub const ALL_METHODS: &[&str] = &[
+    SESSION_LIST,
+    SESSION_CREATE,
+    SESSION_META,
+    SESSION_ATTACH,
+    SESSION_INPUT,
+    SESSION_RESIZE,
+    SESSION_DETACH,
+    SESSION_CLOSE,
+    ENROLL_REDEEM,
+    DEVICE_LIST,
+    DEVICE_REVOKE,
+    AGENT_CONFIG_GET,
+    AGENT_CONFIG_SET,
+    PAIR_CREATE,
+    PAIR_REDEEM,
+    PAIR_CANCEL,
+    PAIR_STATUS,
+    GRANT_LIST,
+    GRANT_REVOKE,
+    AUDIT_LIST,
+];
+
+/// Payload of the initiator's first handshake message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    /// [`crate::PROTOCOL_VERSION`] of the client.
+    pub version: u32,
+    /// Free-form client name and version, for logs (`dd-client/0.1.0`).
+    pub client: String,
+}
+
+/// Payload of the responder's handshake message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// [`crate::PROTOCOL_VERSION`] of the agent.
+    pub version: u32,
+    /// What the agent takes this key for: `owner`, `companion` or `unknown`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub principal: Option<String>,
+    /// Set when the agent refuses the connection (revoked, expired,
+    /// unsupported version, rate limited); the agent then closes it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<crate::ErrorBody>,
+}
+
+/// Lifecycle state of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    /// The process is running.
+    Running,
+    /// The process exited by itself; see `exit_code`.
+    Exited,
+    /// An owner closed the session.
+    Closed,
+    /// The agent stopped while the session ran; its transcript is kept.
+    Lost,
+}
+
+impl SessionStatus {
+    /// True while the session can take input.
+    pub fn is_live(self) -> bool {
+        self == SessionStatus::Running
+    }
+}
+
+/// A session's metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Session id (`s_…`).
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// The command line it runs.
+    pub command: Vec<String>,
+    /// Working directory.
+    pub cwd: String,
+    /// Lifecycle state.
+    pub status: SessionStatus,
+    /// Exit code once exited (None if killed by a signal or still running).
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// Creation time.
+    pub created_at: i64,
+    /// PTY rows.
+    pub rows: u16,
+    /// PTY columns.
+    pub cols: u16,
+    /// The terminal title the program set (OSC 0/2), if any.
+    #[serde(default)]
+    pub title: String,
+    /// Transcript length: the offset the next output byte will have.
+    pub end_offset: u64,
+    /// Attach streams open on it now.
+    pub clients: u32,
+}
+
+/// `session.list` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionList {
+    /// All sessions, newest first.
+    pub sessions: Vec<SessionInfo>,
+}
+
+/// `session.create` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateSession {
+    /// Human name; defaults to the command's program name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Command and arguments; defaults to the agent user's `$SHELL`.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// Working directory; defaults to the agent user's home.
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// Extra environment variables.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Initial PTY rows (default 24).
+    #[serde(default)]
+    pub rows: Option<u16>,
+    /// Initial PTY columns (default 80).
+    #[serde(default)]
+    pub cols: Option<u16>,
+}
+
+/// Parameters naming one session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRef {
+    /// Session id.
+    pub session: String,
+}
+
+/// Where an attach stream starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Resume {
+    /// Every byte from transcript offset `offset` on (0 = from the start):
+    /// nothing lost, nothing repeated.
+    Offset {
+        /// First offset wanted.
+        offset: u64,
+    },
+    /// A snapshot of the current screen, then live output.
+    Screen,
+    /// The last `bytes` bytes of the transcript, then live output.
+    Tail {
+        /// How many bytes of history.
+        bytes: u64,
+    },
+}
+
+/// `session.attach` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attach {
+    /// Session id.
+    pub session: String,
+    /// Where to start.
+    pub resume: Resume,
+}
+
+/// `session.attach` result. Stream messages use the request id as stream id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attached {
+    /// The stream id (the attach request's id).
+    pub stream: u64,
+    /// The session as it stands.
+    pub session: SessionInfo,
+    /// May this stream send input?
+    pub can_input: bool,
+}
+
+/// `session.input` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendInput {
+    /// Session id.
+    pub session: String,
+    /// The bytes, base64url (see [`crate::keys::encode_bytes`]).
+    pub data: String,
+}
+
+/// `session.resize` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resize {
+    /// Session id.
+    pub session: String,
+    /// New rows (1..=1000).
+    pub rows: u16,
+    /// New columns (1..=1000).
+    pub cols: u16,
+}
+
+/// `session.detach` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Detach {
+    /// The stream to end.
+    pub stream: u64,
+}
+
+/// `enroll.redeem` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRedeem {
+    /// The token from the enrollment link's fragment.
+    pub token: String,
+    /// A label for this device.
+    #[serde(default)]
+    pub label: String,
+}
+
+/// `enroll.redeem` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrolled {
+    /// The new owner device's id.
+    pub device_id: String,
+}
+
+/// An owner device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    /// Device id (`d_…`).
+    pub id: String,
+    /// Its label.
+    pub label: String,
+    /// Its static public key.
+    pub key: String,
+    /// Enrollment time.
+    pub created_at: i64,
+    /// Last time it connected.
+    #[serde(default)]
+    pub last_seen: Option<i64>,
+    /// When it was revoked, if it was.
+    #[serde(default)]
+    pub revoked_at: Option<i64>,
+}
+
+/// `device.list` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceList {
+    /// All devices, revoked ones included.
+    pub devices: Vec<DeviceInfo>,
+}
+
+/// `device.revoke` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRef {
+    /// Device id.
+    pub device_id: String,
+}
+
+/// The agent's runtime configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentConfig {
+    /// Default pairing-token lifetime, seconds.
+    pub pair_token_ttl_secs: u64,
+    /// Longest pairing-token lifetime an owner may ask for, seconds.
+    pub pair_token_max_ttl_secs: u64,
+    /// Default grant lifetime, seconds.
+    pub grant_ttl_secs: u64,
+    /// Longest grant lifetime an owner may ask for, seconds.
+    pub grant_max_ttl_secs: u64,
+    /// The public base for universal links (`https://dd.example.com`), if set.
+    #[serde(default)]
+    pub public_link_base: Option<String>,
+}
+
+/// `agent.config.set` parameters: the fields to change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentConfigPatch {
+    /// New default pairing-token lifetime.
+    #[serde(default)]
+    pub pair_token_ttl_secs: Option<u64>,
+    /// New longest pairing-token lifetime.
+    #[serde(default)]
+    pub pair_token_max_ttl_secs: Option<u64>,
+    /// New default grant lifetime.
+    #[serde(default)]
+    pub grant_ttl_secs: Option<u64>,
+    /// New longest grant lifetime.
+    #[serde(default)]
+    pub grant_max_ttl_secs: Option<u64>,
+}
+
+/// `pair.create` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairCreate {
+    /// The session to share.
+    pub session: String,
+    /// Token lifetime in seconds (default: agent config).
+    #[serde(default)]
+    pub ttl_secs: Option<u64>,
+    /// Grant lifetime in seconds once redeemed (default: agent config).
+    #[serde(default)]
+    pub grant_ttl_secs: Option<u64>,
+    /// Make the grant read-only (watch, no input).
+    #[serde(default)]
+    pub read_only: bool,
+    /// A label for the token (shown in audit).
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// `pair.create` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairCreated {
+    /// The pairing link (custom scheme, or universal link when configured).
+    pub link: String,
+    /// The token's id, to cancel it or ask its status.
+    pub token_id: String,
+    /// The session it pairs to.
+    pub session_id: String,
+    /// When the token expires.
+    pub expires_at: i64,
+    /// Whether the grant it makes is read-only.
+    pub read_only: bool,
+}
+
+/// `pair.redeem` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairRedeem {
+    /// The token from the link's fragment.
+    pub token: String,
+    /// A label for the redeeming device ("Ana's iPhone").
+    #[serde(default)]
+    pub label: String,
+}
+
+/// `pair.cancel` and `pair.status` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairCancel {
+    /// The session the token was made for.
+    pub session: String,
+    /// The token id.
+    pub token_id: String,
+}
+
+/// `pair.status` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairStatus {
+    /// `pending`, `redeemed`, `expired` or `cancelled`.
+    pub state: String,
+    /// The grant it made, once redeemed.
+    #[serde(default)]
+    pub grant: Option<GrantInfo>,
+}
+
+/// An operation a grant allows. The wire names are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    /// Read the session's metadata.
+    Meta,
+    /// Attach, stream output, replay.
+    Attach,
+    /// Send input and prompt answers.
+    Input,
+    /// Detach its streams.
+    Detach,
+    /// Receive input-needed events.
+    Events,
+    /// Revoke its own grant.
+    RevokeSelf,
+}
+
+/// A companion grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantInfo {
+    /// Grant id (`g_…`).
+    pub grant_id: String,
+    /// The one session it is for.
+    pub session_id: String,
+    /// The label the phone sent.
+    pub label: String,
+    /// True when it cannot send input.
+    pub read_only: bool,
+    /// What it allows.
+    pub ops: Vec<Op>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry time.
+    pub expires_at: i64,
+    /// Last request or stream activity.
+    #[serde(default)]
+    pub last_seen: Option<i64>,
+    /// When it was revoked, if it was.
+    #[serde(default)]
+    pub revoked_at: Option<i64>,
+    /// Attach streams open on it now.
+    #[serde(default)]
+    pub connected: u32,
+}
+
+/// `grant.list` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantList {
+    /// The session's grants, revoked and expired ones included.
+    pub grants: Vec<GrantInfo>,
+}
+
+/// `grant.revoke` parameters: one grant, or all grants of the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRevoke {
+    /// The session.
+    pub session: String,
+    /// The grant; omit with `all: true`.
+    #[serde(default)]
+    pub grant_id: Option<String>,
+    /// Revoke every live grant of the session.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// `grant.revoke` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revoked {
+    /// How many grants this call revoked.
+    pub revoked: u32,
+}
+
+/// `audit.list` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    /// Only records about this session.
+    #[serde(default)]
+    pub session: Option<String>,
+    /// At most this many records, newest first (default 100, max 1000).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// One audit record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Sequence number.
+    pub id: i64,
+    /// When.
+    pub at: i64,
+    /// What: `token_minted`, `token_redeemed`, `redeem_failed`, `grant_attached`,
+    /// `grant_detached`, `denied`, `grant_revoked`, `grant_expired`, ...
+    pub action: String,
+    /// Who: `device:d_…`, `grant:g_…`, `key:<prefix>`, `local`.
+    pub actor: String,
+    /// The session concerned, if any.
+    #[serde(default)]
+    pub session_id: Option<String>,
+    /// Details (method, reason, source address); never secrets.
+    pub detail: String,
+}
+
+/// `audit.list` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditList {
+    /// Records, newest first.
+    pub records: Vec<AuditRecord>,
+}
+
+/// The agent's `GET /health` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Always `"ok"`.
+    pub status: String,
+    /// [`crate::PROTOCOL_VERSION`].
+    pub protocol_version: u32,
+    /// [`crate::NOISE_PARAMS`].
+    pub noise: String,
+    /// The agent's static public key.
+    pub agent_key: String,
+    /// The agent's version.
+    pub agent_version: String,
+}
