@@ -24,6 +24,7 @@ pub mod keys;
 pub mod link;
 pub mod message;
 pub mod methods;
+pub mod noise;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use frame::{fragment, Reassembler};
