@@ -110,6 +110,12 @@ pub enum Event {
         /// The transcript length at exit.
         end_offset: u64,
     },
+    /// A non-fatal error about this stream, e.g. input refused on a
+    /// read-only grant. The stream stays open.
+    Error {
+        /// What went wrong.
+        error: ErrorBody,
+    },
     /// The stream is over; no more frames will arrive on it.
     End {
         /// Why: detached, session_ended, revoked, expired, too_slow, ...
