@@ -2,7 +2,7 @@
 //! real store.
 
 use super::*;
-use dd_proto::methods::Op;
+use dd_proto::methods::{self as m, Op};
 use ErrorCode as C;
 use Operation as O;
 
