@@ -1,0 +1,233 @@
+//! The capability table (v1), as data: one row per operation, one column
+//! per kind of principal. [`super::authorize`] is its only interpreter.
+
+use dd_proto::methods as m;
+use dd_proto::ErrorCode;
+
+/// What is being asked: derived from the method name and its target session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// `session.list`.
+    SessionList,
+    /// `session.create`.
+    SessionCreate,
+    /// `session.meta`.
+    SessionMeta,
+    /// `session.attach`.
+    SessionAttach,
+    /// `session.input`.
+    SessionInput,
+    /// `session.resize`.
+    SessionResize,
+    /// `session.detach`.
+    SessionDetach,
+    /// `session.close`.
+    SessionClose,
+    /// `enroll.redeem`.
+    EnrollRedeem,
+    /// `pair.redeem`.
+    PairRedeem,
+    /// `device.list`.
+    DeviceList,
+    /// `device.revoke`.
+    DeviceRevoke,
+    /// `agent.config.get`.
+    ConfigGet,
+    /// `agent.config.set`.
+    ConfigSet,
+    /// `pair.create`.
+    PairCreate,
+    /// `pair.cancel`.
+    PairCancel,
+    /// `pair.status`.
+    PairStatus,
+    /// `grant.list`.
+    GrantList,
+    /// `grant.revoke`; `own` when the caller names one of its own grants
+    /// (see [`super::grant_revoke_operation`]).
+    GrantRevoke {
+        /// The grant revoked is the caller's own.
+        own: bool,
+    },
+    /// `audit.list`.
+    AuditList,
+}
+
+/// What the table says for one operation and one kind of principal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Allowed.
+    Allow,
+    /// Allowed on the target session only, with an active grant for it.
+    OwnSession,
+    /// Allowed with any active grant (the gateway checks the stream is the
+    /// caller's own).
+    AnyGrant,
+    /// Refused with this code and message.
+    Deny(ErrorCode, &'static str),
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rule::Allow => f.write_str("yes"),
+            Rule::OwnSession => f.write_str("its session"),
+            Rule::AnyGrant => f.write_str("with a live grant"),
+            Rule::Deny(code, why) => write!(f, "no ({code}: {why})"),
+        }
+    }
+}
+
+/// One row of the capability table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capability {
+    /// The operation.
+    pub op: Operation,
+    /// The method it comes from.
+    pub method: &'static str,
+    /// For an owner device.
+    pub owner: Rule,
+    /// For a companion whose grant allows input.
+    pub companion: Rule,
+    /// For a companion whose grant is read-only.
+    pub read_only: Rule,
+    /// For an unknown key.
+    pub unknown: Rule,
+}
+
+const NOT_ENROLLED: &str = "this key is not enrolled; redeem an enrollment or pairing link first";
+const OWNER_ONLY: &str = "only an owner device may do this";
+const NO_RESIZE: &str = "phones never resize the canonical PTY";
+const READ_ONLY: &str = "read-only grant";
+const OWN_GRANT_ONLY: &str = "a companion may revoke only its own grant";
+const NO_ENROLL: &str = "a companion key cannot enroll as an owner device";
+
+const F: ErrorCode = ErrorCode::Forbidden;
+const U: Rule = Rule::Deny(ErrorCode::Unauthorized, NOT_ENROLLED);
+const OWNER: Rule = Rule::Deny(F, OWNER_ONLY);
+
+const fn owner_only(op: Operation, method: &'static str) -> Capability {
+    Capability {
+        op,
+        method,
+        owner: Rule::Allow,
+        companion: OWNER,
+        read_only: OWNER,
+        unknown: U,
+    }
+}
+
+const fn companion(
+    op: Operation,
+    method: &'static str,
+    companion: Rule,
+    read_only: Rule,
+) -> Capability {
+    Capability {
+        op,
+        method,
+        owner: Rule::Allow,
+        companion,
+        read_only,
+        unknown: U,
+    }
+}
+
+/// The capability table (v1). The owner may do everything; a companion
+/// only what its grant allows on its own session; an unknown key only
+/// redeem a link. `grant.revoke` appears twice: the `own: false` row first,
+/// which is what the method alone maps to.
+pub const CAPABILITIES: &[Capability] = {
+    use Operation as O;
+    use Rule::{AnyGrant, OwnSession};
+    &[
+        owner_only(O::SessionList, m::SESSION_LIST),
+        owner_only(O::SessionCreate, m::SESSION_CREATE),
+        companion(O::SessionMeta, m::SESSION_META, OwnSession, OwnSession),
+        companion(O::SessionAttach, m::SESSION_ATTACH, OwnSession, OwnSession),
+        companion(
+            O::SessionInput,
+            m::SESSION_INPUT,
+            OwnSession,
+            Rule::Deny(F, READ_ONLY),
+        ),
+        companion(
+            O::SessionResize,
+            m::SESSION_RESIZE,
+            Rule::Deny(F, NO_RESIZE),
+            Rule::Deny(F, NO_RESIZE),
+        ),
+        companion(O::SessionDetach, m::SESSION_DETACH, AnyGrant, AnyGrant),
+        owner_only(O::SessionClose, m::SESSION_CLOSE),
+        Capability {
+            op: O::EnrollRedeem,
+            method: m::ENROLL_REDEEM,
+            owner: Rule::Allow,
+            companion: Rule::Deny(F, NO_ENROLL),
+            read_only: Rule::Deny(F, NO_ENROLL),
+            unknown: Rule::Allow,
+        },
+        Capability {
+            op: O::PairRedeem,
+            method: m::PAIR_REDEEM,
+            owner: Rule::Allow,
+            companion: Rule::Allow,
+            read_only: Rule::Allow,
+            unknown: Rule::Allow,
+        },
+        owner_only(O::DeviceList, m::DEVICE_LIST),
+        owner_only(O::DeviceRevoke, m::DEVICE_REVOKE),
+        owner_only(O::ConfigGet, m::AGENT_CONFIG_GET),
+        owner_only(O::ConfigSet, m::AGENT_CONFIG_SET),
+        owner_only(O::PairCreate, m::PAIR_CREATE),
+        owner_only(O::PairCancel, m::PAIR_CANCEL),
+        owner_only(O::PairStatus, m::PAIR_STATUS),
+        owner_only(O::GrantList, m::GRANT_LIST),
+        companion(
+            O::GrantRevoke { own: false },
+            m::GRANT_REVOKE,
+            Rule::Deny(F, OWN_GRANT_ONLY),
+            Rule::Deny(F, OWN_GRANT_ONLY),
+        ),
+        companion(
+            O::GrantRevoke { own: true },
+            m::GRANT_REVOKE,
+            OwnSession,
+            OwnSession,
+        ),
+        owner_only(O::AuditList, m::AUDIT_LIST),
+    ]
+};
+
+/// The table row for `op`.
+pub fn capability(op: Operation) -> &'static Capability {
+    CAPABILITIES
+        .iter()
+        .find(|c| c.op == op)
+        .expect("every operation has a row in CAPABILITIES")
+}
+
+/// The operation a method name asks for; `None` for an unknown method.
+/// `grant.revoke` maps to `GrantRevoke { own: false }`; use
+/// [`super::grant_revoke_operation`] once the parameters are known.
+pub fn operation_for(method: &str) -> Option<Operation> {
+    CAPABILITIES
+        .iter()
+        .find(|c| c.method == method)
+        .map(|c| c.op)
+}
+
+/// The table as Markdown, for the docs.
+pub fn capability_table_markdown() -> String {
+    let mut out = String::from(
+        "| method | operation | owner | companion | read-only companion | unknown key |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    for c in CAPABILITIES {
+        out.push_str(&format!(
+            "| `{}` | {:?} | {} | {} | {} | {} |\n",
+            c.method, c.op, c.owner, c.companion, c.read_only, c.unknown
+        ));
+    }
+    out
+}

@@ -1,1 +1,0 @@
-//! Durable store (being written).

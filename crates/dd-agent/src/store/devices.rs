@@ -1,0 +1,110 @@
+//! Owner devices: lookup by key, listing, revocation, last-seen.
+
+use dd_proto::keys::encode_key;
+use dd_proto::methods::DeviceInfo;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{key_from_blob, Store, StoreError};
+
+const COLUMNS: &str = "id, label, key, created_at, last_seen, revoked_at";
+
+/// Reads a `devices` row selected with [`COLUMNS`].
+fn device_from_row(row: &Row<'_>) -> rusqlite::Result<(DeviceInfo, Vec<u8>)> {
+    let key: Vec<u8> = row.get(2)?;
+    Ok((
+        DeviceInfo {
+            id: row.get(0)?,
+            label: row.get(1)?,
+            key: String::new(),
+            created_at: row.get(3)?,
+            last_seen: row.get(4)?,
+            revoked_at: row.get(5)?,
+        },
+        key,
+    ))
+}
+
+fn finish((mut info, key): (DeviceInfo, Vec<u8>)) -> Result<DeviceInfo, StoreError> {
+    info.key = encode_key(&key_from_blob(key)?);
+    Ok(info)
+}
+
+/// The device for `key`: its active row if it has one, else its most
+/// recently revoked one.
+pub(super) fn by_key(conn: &Connection, key: &[u8; 32]) -> Result<Option<DeviceInfo>, StoreError> {
+    let row = conn
+        .query_row(
+            &format!(
+                "SELECT {COLUMNS} FROM devices WHERE key = ?1
+                 ORDER BY revoked_at IS NOT NULL, revoked_at DESC, created_at DESC LIMIT 1"
+            ),
+            params![key.as_slice()],
+            device_from_row,
+        )
+        .optional()?;
+    row.map(finish).transpose()
+}
+
+/// The device with id `id`.
+pub(super) fn by_id(conn: &Connection, id: &str) -> Result<Option<DeviceInfo>, StoreError> {
+    let row = conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM devices WHERE id = ?1"),
+            params![id],
+            device_from_row,
+        )
+        .optional()?;
+    row.map(finish).transpose()
+}
+
+impl Store {
+    /// The owner device holding `key`: the active one if any, else the most
+    /// recently revoked one (check `revoked_at`), else `None`.
+    pub fn device_by_key(&self, key: &[u8; 32]) -> Result<Option<DeviceInfo>, StoreError> {
+        by_key(&self.conn(), key)
+    }
+
+    /// Every device, revoked ones included, oldest first.
+    pub fn list_devices(&self) -> Result<Vec<DeviceInfo>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM devices ORDER BY created_at, id"
+        ))?;
+        let rows = stmt.query_map([], device_from_row)?;
+        rows.map(|r| finish(r?)).collect()
+    }
+
+    /// Revokes a device. Revoking a revoked device keeps its first
+    /// revocation time. `NotFound` if there is no such device.
+    pub fn revoke_device(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        self.write_tx(|tx| {
+            let exists: Option<Option<i64>> = tx
+                .query_row(
+                    "SELECT revoked_at FROM devices WHERE id = ?1",
+                    params![id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match exists {
+                None => Err(StoreError::NotFound(format!("device {id}"))),
+                Some(Some(_)) => Ok(()),
+                Some(None) => {
+                    tx.execute(
+                        "UPDATE devices SET revoked_at = ?2 WHERE id = ?1",
+                        params![id, now],
+                    )?;
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    /// Records that a device connected or made a request.
+    pub fn touch_device(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE devices SET last_seen = ?2 WHERE id = ?1",
+            params![id, now],
+        )?;
+        Ok(())
+    }
+}
