@@ -463,6 +463,59 @@ async fn corrupt_session_dirs_are_skipped_on_open() {
     std::fs::write(dir.join("s_0123456789ab/meta.json"), b"{oops").unwrap();
     std::fs::create_dir_all(dir.join("not-a-session")).unwrap();
     std::fs::create_dir_all(dir.join("s_aaaaaaaaaaaa")).unwrap();
+    // A meta.json that names another session is not trusted.
+    let info = dd_proto::methods::SessionInfo {
+        id: "s_cccccccccccc".into(),
+        name: "sh".into(),
+        command: vec!["sh".into()],
+        cwd: "/".into(),
+        status: SessionStatus::Exited,
+        exit_code: Some(0),
+        created_at: 1,
+        rows: 24,
+        cols: 80,
+        title: String::new(),
+        end_offset: 0,
+        clients: 0,
+    };
+    std::fs::create_dir_all(dir.join("s_bbbbbbbbbbbb")).unwrap();
+    std::fs::write(
+        dir.join("s_bbbbbbbbbbbb/meta.json"),
+        serde_json::to_vec(&info).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("s_bbbbbbbbbbbb/transcript"), b"hi").unwrap();
+    // The same files under the right name load fine.
+    std::fs::create_dir_all(dir.join("s_cccccccccccc")).unwrap();
+    std::fs::write(
+        dir.join("s_cccccccccccc/meta.json"),
+        serde_json::to_vec(&info).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.join("s_cccccccccccc/transcript"), b"hi").unwrap();
     let mgr = SessionManager::open(tmp.path()).unwrap();
-    assert!(mgr.list().is_empty());
+    let list = mgr.list();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].id, "s_cccccccccccc");
+    assert_eq!(list[0].end_offset, 2, "the transcript's length wins");
+}
+
+#[test]
+fn handles_can_move_across_tasks() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>(_: &T) {}
+    send_sync::<Session>();
+    send_sync::<SessionManager>();
+    send_sync::<Subscription>();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (tmp, mgr) = manager();
+        let s = start(&mgr, &tmp, &["sh", "-c", "echo hi"]).await;
+        let mut sub = s.attach(Resume::Offset { offset: 0 }).unwrap();
+        send(&sub.next());
+        send(&s.write_input(b""));
+        send(&mgr.close(s.id()));
+        send(&mgr.create(CreateSession::default()));
+        mgr.shutdown().await;
+    });
 }
