@@ -1,0 +1,364 @@
+//! One session: its shared state (transcript tail, screen, status), input,
+//! resize and attach.
+
+use std::fs::File;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use dd_proto::methods::{Resume, SessionInfo, SessionStatus};
+use rustix::process::{Pid, Signal};
+use tokio::sync::{mpsc, watch};
+
+use super::screen::Screen;
+use super::stream::{StreamItem, Subscription};
+use super::tail::Tail;
+use super::{meta, SessionError};
+
+/// Largest PTY dimension accepted.
+pub(crate) const MAX_DIM: u16 = 1000;
+
+/// How much transcript is replayed to rebuild the screen of a session loaded
+/// from disk.
+const REBUILD_BYTES: u64 = 256 * 1024;
+
+/// What never changes about a session.
+pub(crate) struct Fixed {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) command: Vec<String>,
+    pub(crate) cwd: String,
+    pub(crate) created_at: i64,
+}
+
+/// Handles on a running session's process and PTY.
+pub(crate) struct Control {
+    /// Feeds the PTY writer task.
+    pub(crate) input: mpsc::Sender<Vec<u8>>,
+    /// A duplicate of the PTY master, for resizing.
+    pub(crate) master: OwnedFd,
+    /// The process group (the child is its leader).
+    pub(crate) pgid: Pid,
+}
+
+/// What changes, all under one lock.
+pub(crate) struct State {
+    pub(crate) tail: Tail,
+    /// None for a session loaded from disk until a screen is asked for.
+    pub(crate) screen: Option<Screen>,
+    pub(crate) rows: u16,
+    pub(crate) cols: u16,
+    pub(crate) title: String,
+    pub(crate) status: SessionStatus,
+    pub(crate) exit_code: Option<i32>,
+    /// Bumped on every size, title or status change.
+    pub(crate) meta_gen: u64,
+    /// The end offset when `meta_gen` was last bumped.
+    pub(crate) meta_offset: u64,
+    /// Set by `close`, so the end is recorded as `closed`.
+    pub(crate) closing: bool,
+}
+
+impl State {
+    fn bump_meta(&mut self) {
+        self.meta_gen += 1;
+        self.meta_offset = self.tail.end();
+    }
+}
+
+/// What a subscriber should do next (see [`Session::step`]).
+pub(crate) enum Step {
+    Meta(SessionInfo),
+    Memory(Vec<Bytes>),
+    File(usize),
+    Exited(Option<i32>, u64),
+    Wait,
+}
+
+/// A terminal session: a process on a PTY, its transcript and screen.
+pub struct Session {
+    pub(crate) fixed: Fixed,
+    pub(crate) dir: PathBuf,
+    pub(crate) seq: u64,
+    pub(crate) state: Mutex<State>,
+    pub(crate) wake: watch::Sender<()>,
+    pub(crate) clients: AtomicU32,
+    pub(crate) transcript: Arc<File>,
+    pub(crate) control: Mutex<Option<Control>>,
+}
+
+/// Locks a mutex, ignoring poisoning (state stays consistent: every
+/// critical section is panic-free by construction).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Checks a PTY size.
+pub(crate) fn check_size(rows: u16, cols: u16) -> Result<(), SessionError> {
+    if (1..=MAX_DIM).contains(&rows) && (1..=MAX_DIM).contains(&cols) {
+        Ok(())
+    } else {
+        Err(SessionError::BadRequest(format!(
+            "size {rows}x{cols} is outside 1..={MAX_DIM}"
+        )))
+    }
+}
+
+impl Session {
+    /// The session id.
+    pub fn id(&self) -> &str {
+        &self.fixed.id
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&self) -> bool {
+        lock(&self.state).status == SessionStatus::Running
+    }
+
+    /// The session's metadata as it stands.
+    pub fn info(&self) -> SessionInfo {
+        self.info_locked(&lock(&self.state))
+    }
+
+    fn info_locked(&self, st: &State) -> SessionInfo {
+        SessionInfo {
+            id: self.fixed.id.clone(),
+            name: self.fixed.name.clone(),
+            command: self.fixed.command.clone(),
+            cwd: self.fixed.cwd.clone(),
+            status: st.status,
+            exit_code: st.exit_code,
+            created_at: self.fixed.created_at,
+            rows: st.rows,
+            cols: st.cols,
+            title: st.title.clone(),
+            end_offset: st.tail.end(),
+            clients: self.clients.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A receiver that is marked changed whenever output arrives or the
+    /// metadata changes.
+    pub fn changed(&self) -> watch::Receiver<()> {
+        self.wake.subscribe()
+    }
+
+    /// Writes input to the PTY. Waits while the PTY's input queue is full
+    /// (only this session's callers wait).
+    pub async fn write_input(&self, data: &[u8]) -> Result<(), SessionError> {
+        let tx = lock(&self.control)
+            .as_ref()
+            .map(|c| c.input.clone())
+            .ok_or(SessionError::SessionEnded)?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        tx.send(data.to_vec())
+            .await
+            .map_err(|_| SessionError::SessionEnded)
+    }
+
+    /// Resizes the PTY (the program gets SIGWINCH) and the screen model, and
+    /// tells subscribers with a `Meta` item.
+    pub fn resize(&self, rows: u16, cols: u16) -> Result<(), SessionError> {
+        check_size(rows, cols)?;
+        {
+            let control = lock(&self.control);
+            let c = control.as_ref().ok_or(SessionError::SessionEnded)?;
+            rustix::termios::tcsetwinsize(&c.master, pty_process::Size::new(rows, cols).into())
+                .map_err(std::io::Error::from)?;
+        }
+        let info = {
+            let mut st = lock(&self.state);
+            if (st.rows, st.cols) == (rows, cols) {
+                return Ok(());
+            }
+            st.rows = rows;
+            st.cols = cols;
+            if let Some(screen) = st.screen.as_mut() {
+                screen.resize(rows, cols);
+            }
+            st.bump_meta();
+            self.info_locked(&st)
+        };
+        self.wake.send_replace(());
+        self.persist(&info);
+        Ok(())
+    }
+
+    /// Opens a stream of this session's output, starting as `resume` says.
+    /// Works on ended sessions too: the transcript, then `Exited`.
+    pub fn attach(self: &Arc<Self>, resume: Resume) -> Result<Subscription, SessionError> {
+        if resume == Resume::Screen && lock(&self.state).screen.is_none() {
+            let screen = self.rebuild_screen()?;
+            let mut st = lock(&self.state);
+            if st.screen.is_none() {
+                st.screen = Some(screen);
+            }
+        }
+        let rx = self.wake.subscribe();
+        let st = lock(&self.state);
+        let end = st.tail.end();
+        let (next, first) = match resume {
+            Resume::Offset { offset } if offset > end => {
+                return Err(SessionError::BadRequest(format!(
+                    "offset {offset} is beyond the end of the transcript ({end})"
+                )));
+            }
+            // Nothing is ever dropped from the transcript file yet, so every
+            // offset up to the end is available.
+            Resume::Offset { offset } => (offset, None),
+            Resume::Tail { bytes } => (end.saturating_sub(bytes), None),
+            Resume::Screen => {
+                let data = st.screen.as_ref().map(Screen::repaint).unwrap_or_default();
+                let snap = StreamItem::Snapshot {
+                    offset: end,
+                    rows: st.rows,
+                    cols: st.cols,
+                    data,
+                };
+                (end, Some(snap))
+            }
+        };
+        self.clients.fetch_add(1, Ordering::Relaxed);
+        Ok(Subscription::new(
+            Arc::clone(self),
+            rx,
+            next,
+            st.meta_gen,
+            first,
+        ))
+    }
+
+    /// Rebuilds the screen of a session loaded from disk from the end of
+    /// its transcript.
+    fn rebuild_screen(&self) -> Result<Screen, SessionError> {
+        let (end, rows, cols) = {
+            let st = lock(&self.state);
+            (st.tail.end(), st.rows, st.cols)
+        };
+        let from = end.saturating_sub(REBUILD_BYTES);
+        let mut buf = vec![0u8; (end - from) as usize];
+        self.transcript.read_exact_at(&mut buf, from)?;
+        let mut screen = Screen::new(rows, cols);
+        screen.process(&buf);
+        Ok(screen)
+    }
+
+    /// What a subscriber at `next`, having seen metadata generation
+    /// `meta_seen`, gets next. Takes the lock briefly; never blocks on I/O.
+    pub(crate) fn step(&self, next: u64, meta_seen: &mut u64, max: usize) -> Step {
+        let st = lock(&self.state);
+        let end = st.tail.end();
+        if st.meta_gen != *meta_seen && next >= st.meta_offset {
+            *meta_seen = st.meta_gen;
+            return Step::Meta(self.info_locked(&st));
+        }
+        if next < end {
+            if next >= st.tail.start() {
+                return Step::Memory(st.tail.read(next, max));
+            }
+            return Step::File(max.min((end - next) as usize));
+        }
+        if st.status != SessionStatus::Running {
+            return Step::Exited(st.exit_code, end);
+        }
+        Step::Wait
+    }
+
+    /// Reads transcript bytes from the file (blocking; call off the runtime).
+    pub(crate) fn read_file(&self, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        self.transcript.read_exact_at(&mut buf, offset)?;
+        Ok(buf)
+    }
+
+    /// Publishes output already appended to the transcript file: feeds the
+    /// screen and the tail under one lock, then wakes subscribers.
+    pub(crate) fn publish(&self, data: Bytes) {
+        {
+            let mut st = lock(&self.state);
+            let title_changed = match st.screen.as_mut() {
+                Some(screen) => screen.process(&data).then(|| screen.title().to_owned()),
+                None => None,
+            };
+            st.tail.push(data);
+            if let Some(title) = title_changed {
+                st.title = title;
+                st.bump_meta();
+            }
+        }
+        self.wake.send_replace(());
+    }
+
+    /// Records the end of the process (all output read), persists it and
+    /// wakes everyone.
+    pub(crate) fn finish(&self, exit_code: Option<i32>) {
+        lock(&self.control).take();
+        let info = {
+            let mut st = lock(&self.state);
+            st.status = if st.closing {
+                SessionStatus::Closed
+            } else {
+                SessionStatus::Exited
+            };
+            st.exit_code = exit_code;
+            st.bump_meta();
+            self.info_locked(&st)
+        };
+        self.persist(&info);
+        self.wake.send_replace(());
+    }
+
+    /// Ends the process group: SIGHUP, then SIGTERM, then SIGKILL, waiting
+    /// about a second between each, until the session has ended.
+    pub(crate) async fn close(&self) -> SessionInfo {
+        let Some(pgid) = lock(&self.control).as_ref().map(|c| c.pgid) else {
+            return self.info();
+        };
+        lock(&self.state).closing = true;
+        let steps = [
+            (Signal::HUP, Duration::from_secs(1)),
+            (Signal::TERM, Duration::from_secs(1)),
+            (Signal::KILL, Duration::from_secs(5)),
+        ];
+        for (signal, wait) in steps {
+            if lock(&self.control).is_none() {
+                break;
+            }
+            // ESRCH (already gone) is fine: the reader is finishing up.
+            let _ = rustix::process::kill_process_group(pgid, signal);
+            if self.wait_ended(wait).await {
+                break;
+            }
+        }
+        self.info()
+    }
+
+    /// Waits up to `limit` for the session to end; true if it has.
+    async fn wait_ended(&self, limit: Duration) -> bool {
+        let mut rx = self.wake.subscribe();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            rx.borrow_and_update();
+            if !self.is_running() {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return !self.is_running(),
+            }
+        }
+    }
+
+    /// Writes `meta.json`; a failure is logged (the session goes on).
+    pub(crate) fn persist(&self, info: &SessionInfo) {
+        if let Err(e) = meta::write(&self.dir, info) {
+            tracing::warn!(session = %self.fixed.id, error = %e, "cannot write session meta");
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Attach streams: pull-based readers of a session's transcript.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use dd_proto::methods::SessionInfo;
+use tokio::sync::watch;
+
+use super::session::{Session, Step};
+
+/// One item of an attach stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamItem {
+    /// The screen as it stood at `offset` (first item of a `Screen` resume).
+    Snapshot {
+        /// Transcript offset the snapshot corresponds to; output follows from here.
+        offset: u64,
+        /// Screen rows.
+        rows: u16,
+        /// Screen columns.
+        cols: u16,
+        /// Bytes that repaint the screen on a fresh terminal.
+        data: Vec<u8>,
+    },
+    /// Transcript bytes starting at `offset`, at most
+    /// [`dd_proto::MAX_OUTPUT_CHUNK`] of them.
+    Output {
+        /// Offset of `data[0]`.
+        offset: u64,
+        /// The bytes.
+        data: Bytes,
+    },
+    /// The session's metadata changed (size, title or status). Coalesced:
+    /// several changes while the subscriber was away give one item.
+    Meta(SessionInfo),
+    /// The session ended and every byte up to `end_offset` was delivered.
+    /// The last item.
+    Exited {
+        /// Exit code, if the process exited normally.
+        exit_code: Option<i32>,
+        /// The final transcript length.
+        end_offset: u64,
+    },
+}
+
+/// An attach stream on one session. It only remembers where it is: output
+/// is pulled from the session's in-memory tail or transcript file when
+/// [`Subscription::next`] is called, so a subscriber that stops reading
+/// stalls nobody and loses nothing. Dropping it detaches.
+pub struct Subscription {
+    session: Arc<Session>,
+    rx: watch::Receiver<()>,
+    next: u64,
+    meta_seen: u64,
+    first: Option<StreamItem>,
+    done: bool,
+}
+
+impl Subscription {
+    pub(crate) fn new(
+        session: Arc<Session>,
+        rx: watch::Receiver<()>,
+        next: u64,
+        meta_seen: u64,
+        first: Option<StreamItem>,
+    ) -> Subscription {
+        Subscription {
+            session,
+            rx,
+            next,
+            meta_seen,
+            first,
+            done: false,
+        }
+    }
+
+    /// The session this stream reads.
+    pub fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
+    /// The offset of the next output byte this stream will deliver.
+    pub fn offset(&self) -> u64 {
+        self.next
+    }
+
+    /// The next item, waiting for one if needed; `None` after `Exited` (or
+    /// if the transcript cannot be read). Cancel-safe: dropping the future
+    /// loses nothing, the next call picks up at the same offset.
+    pub async fn next(&mut self) -> Option<StreamItem> {
+        if let Some(first) = self.first.take() {
+            return Some(first);
+        }
+        loop {
+            if self.done {
+                return None;
+            }
+            self.rx.borrow_and_update();
+            let step =
+                self.session
+                    .step(self.next, &mut self.meta_seen, dd_proto::MAX_OUTPUT_CHUNK);
+            match step {
+                Step::Meta(info) => return Some(StreamItem::Meta(info)),
+                Step::Memory(chunks) => return Some(self.output(join(chunks))),
+                Step::File(len) => {
+                    let session = Arc::clone(&self.session);
+                    let offset = self.next;
+                    let read =
+                        tokio::task::spawn_blocking(move || session.read_file(offset, len)).await;
+                    match read {
+                        Ok(Ok(data)) => return Some(self.output(Bytes::from(data))),
+                        Ok(Err(e)) => {
+                            tracing::error!(session = %self.session.id(), offset, error = %e,
+                                "cannot read transcript; ending stream");
+                        }
+                        Err(e) => {
+                            tracing::error!(session = %self.session.id(), error = %e,
+                                "transcript read task failed; ending stream");
+                        }
+                    }
+                    self.done = true;
+                }
+                Step::Exited(exit_code, end_offset) => {
+                    self.done = true;
+                    return Some(StreamItem::Exited {
+                        exit_code,
+                        end_offset,
+                    });
+                }
+                Step::Wait => {
+                    if self.rx.changed().await.is_err() {
+                        self.done = true;
+                    }
+                }
+            }
+        }
+    }
+
+    fn output(&mut self, data: Bytes) -> StreamItem {
+        let offset = self.next;
+        self.next += data.len() as u64;
+        StreamItem::Output { offset, data }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.session.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One buffer from contiguous slices (no copy for a single slice).
+fn join(mut chunks: Vec<Bytes>) -> Bytes {
+    if chunks.len() == 1 {
+        return chunks.pop().unwrap_or_default();
+    }
+    let mut out = BytesMut::with_capacity(chunks.iter().map(Bytes::len).sum());
+    for c in &chunks {
+        out.extend_from_slice(c);
+    }
+    out.freeze()
+}
