@@ -1,0 +1,41 @@
+import XCTest
+
+/// Types a real pairing link (minted by the CI workflow against a real
+/// agent and passed as DD_TEST_LINK) and reaches the live Session screen.
+final class JoinFlowUITests: XCTestCase {
+    override func setUpWithError() throws {
+        continueAfterFailure = false
+    }
+
+    func testJoinWithALinkReachesTheSession() throws {
+        guard let link = ProcessInfo.processInfo.environment["DD_TEST_LINK"], !link.isEmpty else {
+            throw XCTSkip("DD_TEST_LINK is not set (the CI workflow sets it)")
+        }
+        let app = XCUIApplication()
+        app.launch()
+
+        // A vertical-axis TextField may surface as a text field or a text view.
+        XCTAssertTrue(app.descendants(matching: .any)["join.link"].waitForExistence(timeout: 20))
+        let field = app.textFields["join.link"].exists
+            ? app.textFields["join.link"] : app.textViews["join.link"]
+        field.tap()
+        field.typeText(link)
+
+        let join = app.buttons["join.join"]
+        XCTAssertTrue(join.waitForExistence(timeout: 20), "the offer should be shown")
+        join.tap()
+
+        let terminal = app.descendants(matching: .any)["session.terminal"]
+        XCTAssertTrue(terminal.waitForExistence(timeout: 60), "should reach the Session screen")
+
+        let state = app.staticTexts["session.state"]
+        XCTAssertTrue(state.waitForExistence(timeout: 20))
+        let live = NSPredicate(format: "label == %@", "Live")
+        expectation(for: live, evaluatedWith: state)
+        waitForExpectations(timeout: 60)
+
+        app.buttons["answer.y"].tap()
+        app.buttons["session.detach"].tap()
+        XCTAssertTrue(field.waitForExistence(timeout: 20))
+    }
+}
