@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod gateway;
 pub mod policy;
 pub mod sessions;
 pub mod state;

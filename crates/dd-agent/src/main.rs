@@ -1,1 +1,192 @@
-fn main() {}
+//! `dd-agent`: run the agent, or mint an owner enrollment link.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use dd_agent::gateway::{serve, Announce, ServeOptions};
+use dd_agent::state::StateDir;
+use dd_agent::store::Store;
+use dd_agent::util::now_secs;
+use dd_proto::link::{Link, LinkKind, Token};
+
+/// The dd agent: owns terminal sessions on this machine and serves them,
+/// end-to-end encrypted (Noise IK), to enrolled owner devices and to
+/// companions paired to one session.
+#[derive(Parser)]
+#[command(name = "dd-agent", version, about, long_about = None)]
+struct Cli {
+    /// Log verbosity (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the agent until SIGINT or SIGTERM. Prints one JSON line
+    /// (`{"listening","url","agent_key","pid"}`) when ready.
+    Serve {
+        /// Address to listen on. Use 0.0.0.0:7777 to let a phone on the LAN in;
+        /// port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:7777")]
+        listen: SocketAddr,
+        /// State directory (agent key, database, transcripts). Created 0700.
+        #[arg(long, env = "DD_AGENT_STATE_DIR")]
+        state_dir: Option<PathBuf>,
+        /// The URL phones use to reach this agent, put into pairing links
+        /// (default: derived from --listen).
+        #[arg(long)]
+        public_url: Option<String>,
+        /// An https base for universal pairing links (e.g. https://dd.example.com);
+        /// that host must serve /.well-known/apple-app-site-association.
+        #[arg(long)]
+        link_base: Option<String>,
+        /// iOS app id (TEAMID.bundle.id) to serve in apple-app-site-association.
+        #[arg(long, env = "DD_APPLE_APP_ID")]
+        apple_app_id: Option<String>,
+    },
+    /// Mint a one-time owner enrollment link (works whether or not the agent
+    /// runs; only someone who can read the state dir can do it).
+    EnrollLink {
+        /// State directory.
+        #[arg(long, env = "DD_AGENT_STATE_DIR")]
+        state_dir: Option<PathBuf>,
+        /// How long the link stays valid: 30s, 10m, 2h, 7d.
+        #[arg(long, default_value = "10m", value_parser = parse_duration)]
+        ttl: u64,
+        /// A label recorded with the token.
+        #[arg(long, default_value = "owner")]
+        label: String,
+        /// The agent URL to put in the link (default: the URL the agent last
+        /// announced, else http://127.0.0.1:7777).
+        #[arg(long)]
+        agent_url: Option<String>,
+        /// Print `{"link": ..., "expires_at": RFC3339}`.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<u64, String> {
+    dd_proto::duration::parse_secs(s).map_err(|e| e.to_string())
+}
+
+fn default_state_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("dd/agent");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ".".into());
+    home.join(".local/state/dd/agent")
+}
+
+fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Serve {
+            listen,
+            state_dir,
+            public_url,
+            link_base,
+            apple_app_id,
+        } => {
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(serve(
+                ServeOptions {
+                    listen,
+                    state_dir: state_dir.unwrap_or_else(default_state_dir),
+                    public_url,
+                    link_base,
+                    apple_app_id,
+                },
+                None,
+            ))?;
+            Ok(())
+        }
+        Cmd::EnrollLink {
+            state_dir,
+            ttl,
+            label,
+            agent_url,
+            json,
+        } => {
+            let dir = state_dir.unwrap_or_else(default_state_dir);
+            let state = StateDir::open(&dir)?;
+            let store = Store::open(&state.db_path())?;
+            let url = match agent_url {
+                Some(u) => u,
+                None => std::fs::read_to_string(dir.join("agent.json"))
+                    .ok()
+                    .and_then(|s| serde_json::from_str::<Announce>(&s).ok())
+                    .map(|a| a.url)
+                    .unwrap_or_else(|| "http://127.0.0.1:7777".into()),
+            };
+            let now = now_secs();
+            let minted = store.mint_enroll_token(&label, ttl, now)?;
+            store.audit(
+                "enroll_minted",
+                "local",
+                None,
+                &format!("{} ttl {ttl}s", minted.id),
+                now,
+            );
+            let link = Link {
+                kind: LinkKind::Enroll,
+                version: dd_proto::PROTOCOL_VERSION,
+                agent_url: url,
+                agent_key: state.key().public(),
+                expires_at: minted.expires_at,
+                session_id: None,
+                read_only: false,
+                token: Token::new(&minted.secret).context("minted token has an unexpected form")?,
+            }
+            .render(None);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"link": link, "expires_at": rfc3339(minted.expires_at)})
+                );
+            } else {
+                println!("{link}");
+                eprintln!(
+                    "One-time owner enrollment link, valid until {}. On the desktop: dd-client enroll '<link>'",
+                    rfc3339(minted.expires_at)
+                );
+            }
+            Ok(())
+        }
+    }
+}

@@ -59,7 +59,16 @@ mod tests {
 
     #[test]
     fn refuses_bad_input() {
-        for bad in ["", "s", "0s", "-5m", "5x", "1.5h", "99999999999999999999d", "m5"] {
+        for bad in [
+            "",
+            "s",
+            "0s",
+            "-5m",
+            "5x",
+            "1.5h",
+            "99999999999999999999d",
+            "m5",
+        ] {
             assert!(parse_secs(bad).is_err(), "{bad}");
         }
     }

@@ -1,0 +1,383 @@
+//! One client connection: the Noise handshake, then a reader loop that
+//! decodes requests and input, and a writer task that seals and sends.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use dd_proto::message::{EndReason, Event};
+use dd_proto::methods::{Hello, Welcome};
+use dd_proto::noise::{Responder, Sealer};
+use dd_proto::{ErrorBody, ErrorCode, Message, MAX_NOISE_MESSAGE, PROTOCOL_VERSION};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::dispatch::{self, Handled};
+use super::live::Kill;
+use super::Agent;
+use crate::policy::{self, Principal};
+use crate::util::now_secs;
+
+/// How long a peer has to send its first handshake message.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Messages queued for the writer per connection.
+const OUT_QUEUE: usize = 256;
+/// WebSocket close codes we use.
+const CLOSE_NORMAL: u16 = 1000;
+const CLOSE_PROTOCOL: u16 = 1002;
+const CLOSE_UNSUPPORTED: u16 = 1003;
+const CLOSE_POLICY: u16 = 1008;
+const CLOSE_TOO_BIG: u16 = 1009;
+
+type Sink = SplitSink<WebSocket, WsMessage>;
+type Source = SplitStream<WebSocket>;
+
+/// What the writer task is asked to do.
+pub(crate) enum Out {
+    /// Seal and send a message.
+    Msg(Message),
+    /// Send a close frame and stop.
+    Close(u16, String),
+}
+
+/// A connection after its handshake.
+pub(crate) struct Conn {
+    pub(crate) agent: Arc<Agent>,
+    pub(crate) key: [u8; 32],
+    pub(crate) peer: SocketAddr,
+    pub(crate) id: u64,
+    pub(crate) out: mpsc::Sender<Out>,
+    pub(crate) streams: Mutex<HashMap<u64, JoinHandle<()>>>,
+}
+
+impl Conn {
+    /// Queues a message; false when the connection is gone.
+    pub(crate) async fn send(&self, m: Message) -> bool {
+        self.out.send(Out::Msg(m)).await.is_ok()
+    }
+
+    /// Who the peer is now (re-read on every request: revocation and expiry
+    /// take effect at once).
+    pub(crate) fn principal(&self) -> Result<Principal, ErrorBody> {
+        policy::resolve(&self.agent.store, &self.key, now_secs())
+            .map_err(|e| ErrorBody::new(ErrorCode::Internal, format!("store: {e}")))
+    }
+}
+
+/// Resolves when the flag turns true (or its sender is gone).
+pub(crate) async fn until_true(rx: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|v| *v).await;
+}
+
+async fn close(sink: &mut Sink, code: u16, reason: String) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from(truncate_reason(reason)),
+    };
+    let _ = sink.send(WsMessage::Close(Some(frame))).await;
+    let _ = sink.close().await;
+}
+
+/// Close reasons must fit a control frame (123 bytes).
+fn truncate_reason(mut s: String) -> String {
+    if s.len() > 120 {
+        let mut cut = 120;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+/// Reads the next binary message; `Err` carries the close code and reason.
+async fn next_binary(source: &mut Source) -> Result<Option<Vec<u8>>, (u16, String)> {
+    loop {
+        match source.next().await {
+            None | Some(Ok(WsMessage::Close(_))) => return Ok(None),
+            Some(Err(e)) => return Err((CLOSE_PROTOCOL, format!("bad_request: {e}"))),
+            Some(Ok(WsMessage::Binary(b))) => {
+                if b.len() > MAX_NOISE_MESSAGE {
+                    return Err((
+                        CLOSE_TOO_BIG,
+                        format!(
+                            "too_large: frame of {} bytes exceeds {MAX_NOISE_MESSAGE}",
+                            b.len()
+                        ),
+                    ));
+                }
+                return Ok(Some(b.to_vec()));
+            }
+            Some(Ok(WsMessage::Text(_))) => {
+                return Err((CLOSE_UNSUPPORTED, "bad_request: binary frames only".into()))
+            }
+            Some(Ok(_)) => continue, // ping/pong
+        }
+    }
+}
+
+/// Runs one WebSocket connection to its end.
+pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) {
+    let (mut sink, mut source) = socket.split();
+    let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, next_binary(&mut source)).await {
+        Err(_) => {
+            return close(
+                &mut sink,
+                CLOSE_POLICY,
+                "bad_request: handshake timed out".into(),
+            )
+            .await
+        }
+        Ok(Ok(Some(b))) => b,
+        Ok(Ok(None)) => return,
+        Ok(Err((code, reason))) => return close(&mut sink, code, reason).await,
+    };
+    let responder = match Responder::read_first(&agent.key, &first) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "handshake refused");
+            return close(
+                &mut sink,
+                CLOSE_PROTOCOL,
+                "bad_request: noise handshake failed".into(),
+            )
+            .await;
+        }
+    };
+    let key = responder.remote_key();
+    let welcome = match admit(&agent, &key, responder.hello()) {
+        Ok(principal) => Welcome {
+            version: PROTOCOL_VERSION,
+            principal: Some(principal.to_owned()),
+            error: None,
+        },
+        Err(error) => Welcome {
+            version: PROTOCOL_VERSION,
+            principal: None,
+            error: Some(error),
+        },
+    };
+    let (transport, reply) = match responder.finish(&welcome) {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::warn!(%peer, error = %e, "handshake reply failed");
+            return close(
+                &mut sink,
+                CLOSE_PROTOCOL,
+                "internal: handshake failed".into(),
+            )
+            .await;
+        }
+    };
+    if sink.send(WsMessage::Binary(reply.into())).await.is_err() {
+        return;
+    }
+    if let Some(err) = welcome.error {
+        let code = if err.code == ErrorCode::UnsupportedVersion {
+            CLOSE_PROTOCOL
+        } else {
+            CLOSE_POLICY
+        };
+        return close(&mut sink, code, format!("{}: {}", err.code, err.message)).await;
+    }
+    let (sealer, mut opener) = transport.split();
+    let (out_tx, out_rx) = mpsc::channel(OUT_QUEUE);
+    let writer = tokio::spawn(writer(sink, sealer, out_rx));
+    let (id, mut kill) = agent.live.add_conn(key);
+    let mut shutdown = agent.shutdown.clone();
+    let conn = Arc::new(Conn {
+        agent: agent.clone(),
+        key,
+        peer,
+        id,
+        out: out_tx,
+        streams: Mutex::new(HashMap::new()),
+    });
+    tracing::debug!(%peer, conn = id, "connected");
+
+    let (end_reason, close_with) = loop {
+        tokio::select! {
+            biased;
+            k = kill.recv() => {
+                let Some(Kill::Revoked) = k else { continue };
+                break (EndReason::Revoked, (CLOSE_POLICY, "revoked: access revoked".to_owned()));
+            }
+            _ = until_true(&mut shutdown) => {
+                break (EndReason::Shutdown, (CLOSE_NORMAL, "agent shutting down".to_owned()));
+            }
+            frame = next_binary(&mut source) => {
+                let bytes = match frame {
+                    Ok(Some(b)) => b,
+                    Ok(None) => break (EndReason::Detached, (CLOSE_NORMAL, String::new())),
+                    Err(c) => break (EndReason::Detached, c),
+                };
+                let msg = match opener.open(&bytes) {
+                    Ok(Some(m)) => m,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        let code = if matches!(e, dd_proto::noise::NoiseError::Frame(dd_proto::frame::FrameError::MessageTooLarge { .. })) {
+                            (CLOSE_TOO_BIG, format!("too_large: {e}"))
+                        } else {
+                            (CLOSE_PROTOCOL, format!("bad_request: {e}"))
+                        };
+                        break (EndReason::Detached, code);
+                    }
+                };
+                if let Some(close) = on_message(&conn, msg).await {
+                    break (EndReason::Detached, close);
+                }
+            }
+        }
+    };
+    finish(&conn, end_reason).await;
+    let _ = conn.out.send(Out::Close(close_with.0, close_with.1)).await;
+    drop(conn);
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    agent.live.remove_conn(id);
+    tracing::debug!(%peer, conn = id, "disconnected");
+}
+
+/// Decides whether a handshaking key may connect: the principal's name for
+/// the welcome, or the refusal.
+fn admit(
+    agent: &Agent,
+    key: &[u8; 32],
+    hello: Result<&Hello, dd_proto::noise::NoiseError>,
+) -> Result<&'static str, ErrorBody> {
+    let hello =
+        hello.map_err(|_| ErrorBody::new(ErrorCode::BadRequest, "invalid hello payload"))?;
+    if hello.version != PROTOCOL_VERSION {
+        return Err(ErrorBody::new(
+            ErrorCode::UnsupportedVersion,
+            format!(
+                "client speaks version {}, agent speaks {PROTOCOL_VERSION}",
+                hello.version
+            ),
+        ));
+    }
+    let now = now_secs();
+    let principal = policy::resolve(&agent.store, key, now)
+        .map_err(|e| ErrorBody::new(ErrorCode::Internal, format!("store: {e}")))?;
+    if let Err(d) = policy::check_handshake(&principal, now) {
+        agent.store.audit(
+            "denied",
+            &principal.actor(),
+            None,
+            &format!("handshake: {}", d.code),
+            now,
+        );
+        return Err(ErrorBody::new(d.code, d.message));
+    }
+    Ok(principal.kind())
+}
+
+/// Handles one decoded message; `Some` closes the connection.
+async fn on_message(conn: &Arc<Conn>, msg: Message) -> Option<(u16, String)> {
+    match msg {
+        Message::Request { id, method, params } => {
+            match dispatch::handle(conn, id, &method, params).await {
+                Handled::Reply(result) => {
+                    conn.send(Message::Response { id, result }).await;
+                    None
+                }
+                Handled::Sent => None,
+                Handled::ReplyThenClose(err) => {
+                    let reason = format!("{}: {}", err.code, err.message);
+                    conn.send(Message::Response {
+                        id,
+                        result: Err(err),
+                    })
+                    .await;
+                    Some((CLOSE_POLICY, reason))
+                }
+            }
+        }
+        Message::Input { stream, data } => {
+            if let Err(e) = dispatch::stream_input(conn, stream, &data).await {
+                conn.send(Message::Event {
+                    stream,
+                    event: Event::Error { error: e },
+                })
+                .await;
+            }
+            None
+        }
+        other => Some((
+            CLOSE_PROTOCOL,
+            format!(
+                "bad_request: clients may not send {} messages",
+                kind_name(&other)
+            ),
+        )),
+    }
+}
+
+fn kind_name(m: &Message) -> &'static str {
+    match m {
+        Message::Request { .. } => "request",
+        Message::Response { .. } => "response",
+        Message::Output { .. } => "output",
+        Message::Input { .. } => "input",
+        Message::Event { .. } => "event",
+        Message::Snapshot { .. } => "snapshot",
+    }
+}
+
+/// Ends every stream of the connection with `reason` and waits (briefly)
+/// for their last messages to be queued.
+async fn finish(conn: &Arc<Conn>, reason: EndReason) {
+    let handles: Vec<(u64, JoinHandle<()>)> = conn
+        .streams
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .drain()
+        .collect();
+    for (stream, _) in &handles {
+        conn.agent.live.stop_stream(conn.id, *stream, reason);
+    }
+    for (_, h) in handles {
+        let abort = h.abort_handle();
+        if tokio::time::timeout(Duration::from_millis(500), h)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+}
+
+/// Seals and writes messages, batching frames into one flush when the queue
+/// holds several.
+async fn writer(mut sink: Sink, mut sealer: Sealer, mut rx: mpsc::Receiver<Out>) {
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(out) = next.take() {
+            match out {
+                Out::Msg(m) => match sealer.seal(&m) {
+                    Ok(frames) => {
+                        for f in frames {
+                            if sink.feed(WsMessage::Binary(f.into())).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "seal failed");
+                        return close(&mut sink, CLOSE_PROTOCOL, "internal: seal failed".into())
+                            .await;
+                    }
+                },
+                Out::Close(code, reason) => return close(&mut sink, code, reason).await,
+            }
+            next = rx.try_recv().ok();
+        }
+        if sink.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = sink.close().await;
+}

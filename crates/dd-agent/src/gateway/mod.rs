@@ -1,0 +1,198 @@
+//! The network gateway: HTTP endpoints and the Noise WebSocket.
+//!
+//! `GET /health` answers JSON; `GET /noise/ws` upgrades to a WebSocket that
+//! carries one Noise transport message per binary frame ([`conn`]); every
+//! request is decided by [`crate::policy`] and carried out in [`dispatch`];
+//! attach streams run as tasks of their own ([`stream`]). [`live`] knows every
+//! connection and stream, so revocation can cut them at once.
+
+mod conn;
+mod dispatch;
+mod http;
+mod limits;
+mod live;
+mod stream;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use dd_proto::noise::StaticKeypair;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::sessions::SessionManager;
+use crate::state::StateDir;
+use crate::store::Store;
+
+pub use live::Live;
+
+/// How to run the agent.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// The state directory.
+    pub state_dir: PathBuf,
+    /// The agent URL to put in links (default: derived from the listen address).
+    pub public_url: Option<String>,
+    /// An https base for universal links (`https://dd.example.com`).
+    pub link_base: Option<String>,
+    /// The iOS app id (`TEAMID.bundle.id`) served in apple-app-site-association.
+    pub apple_app_id: Option<String>,
+}
+
+/// Errors starting the agent.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The state directory could not be opened.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    /// The database could not be opened.
+    #[error("database: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// The session host could not start.
+    #[error("sessions: {0}")]
+    Sessions(#[from] crate::sessions::SessionError),
+    /// Binding or serving failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What `serve` announces once it listens (printed as one JSON line and
+/// written to `STATE/agent.json`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Announce {
+    /// The bound address.
+    pub listening: String,
+    /// The agent URL used in links.
+    pub url: String,
+    /// The agent's static public key.
+    pub agent_key: String,
+    /// The agent's process id.
+    pub pid: u32,
+}
+
+/// Everything a connection needs, shared.
+pub(crate) struct Agent {
+    pub(crate) key: StaticKeypair,
+    pub(crate) store: Store,
+    pub(crate) sessions: Arc<SessionManager>,
+    pub(crate) public_url: String,
+    pub(crate) apple_app_id: Option<String>,
+    pub(crate) live: Live,
+    pub(crate) limits: limits::Limits,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+/// Picks the URL a phone should use when none was configured: the listen
+/// address, or for a wildcard address the first non-loopback IPv4 address of
+/// this host (falling back to loopback).
+fn derive_url(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        if_addrs::get_if_addrs()
+            .ok()
+            .and_then(|ifs| {
+                ifs.into_iter()
+                    .map(|i| i.ip())
+                    .find(|ip| ip.is_ipv4() && !ip.is_loopback())
+            })
+            .unwrap_or_else(|| std::net::Ipv4Addr::LOCALHOST.into())
+    } else {
+        addr.ip()
+    };
+    match ip {
+        std::net::IpAddr::V6(v6) => format!("http://[{v6}]:{}", addr.port()),
+        std::net::IpAddr::V4(v4) => format!("http://{v4}:{}", addr.port()),
+    }
+}
+
+/// Runs the agent until SIGINT/SIGTERM (or until `stop` turns true).
+pub async fn serve(
+    opts: ServeOptions,
+    stop: Option<watch::Receiver<bool>>,
+) -> Result<(), ServeError> {
+    let state = StateDir::open(&opts.state_dir)?;
+    let store = Store::open(&state.db_path())?;
+    if let Some(base) = &opts.link_base {
+        store.set_public_link_base(Some(base.trim_end_matches('/').to_owned()))?;
+    }
+    let sessions = SessionManager::open(state.root())?;
+    let listener = TcpListener::bind(opts.listen).await?;
+    let addr = listener.local_addr()?;
+    let public_url = opts
+        .public_url
+        .clone()
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| derive_url(addr));
+    let announce = Announce {
+        listening: addr.to_string(),
+        url: public_url.clone(),
+        agent_key: dd_proto::keys::encode_key(&state.key().public()),
+        pid: std::process::id(),
+    };
+    let line = serde_json::to_string(&announce).expect("announce serializes");
+    std::fs::write(state.root().join("agent.json"), format!("{line}\n"))?;
+    println!("{line}");
+    tracing::info!(%addr, url = %public_url, "dd-agent listening");
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let agent = Arc::new(Agent {
+        key: StaticKeypair::from_private(*state.key().private_bytes()),
+        store,
+        sessions: sessions.clone(),
+        public_url,
+        apple_app_id: opts.apple_app_id.clone(),
+        live: Live::default(),
+        limits: limits::Limits::new(),
+        shutdown: shutdown_rx,
+    });
+    let app = http::router(agent.clone());
+    let signal = async move {
+        wait_for_stop(stop).await;
+        tracing::info!("shutting down");
+        let _ = shutdown_tx.send(true);
+    };
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal)
+    .await?;
+    sessions.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_stop(stop: Option<watch::Receiver<bool>>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let external = async move {
+        match stop {
+            Some(mut rx) => {
+                let _ = rx.wait_for(|v| *v).await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        _ = external => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derive_url_uses_the_listen_address() {
+        assert_eq!(
+            derive_url("127.0.0.1:7777".parse().unwrap()),
+            "http://127.0.0.1:7777"
+        );
+        assert_eq!(derive_url("[::1]:80".parse().unwrap()), "http://[::1]:80");
+        assert!(derive_url("0.0.0.0:7777".parse().unwrap()).starts_with("http://"));
+    }
+}
