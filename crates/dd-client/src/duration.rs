@@ -1,24 +1,12 @@
 //! Durations on the command line: `30s`, `5m`, `2h`, `7d` (a bare number is
-//! seconds).
+//! seconds), and the countdown shown while a pairing link waits.
 
-/// Parses a duration into seconds; `None` when malformed, zero or huge.
+/// Parses a duration into seconds (the shared [`dd_proto::duration`]
+/// grammar); `None` when malformed, zero or longer than ten years.
 pub fn parse_secs(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let (num, mult) = match s.char_indices().last()? {
-        (i, 's') => (&s[..i], 1),
-        (i, 'm') => (&s[..i], 60),
-        (i, 'h') => (&s[..i], 3600),
-        (i, 'd') => (&s[..i], 86_400),
-        (_, c) if c.is_ascii_digit() => (s, 1),
-        _ => return None,
-    };
-    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let n: u64 = num.parse().ok()?;
-    let secs = n.checked_mul(mult)?;
-    // Ten years is plenty; anything more is a typo.
-    (secs > 0 && secs <= 10 * 365 * 86_400).then_some(secs)
+    dd_proto::duration::parse_secs(s)
+        .ok()
+        .filter(|&secs| secs <= 10 * 365 * 86_400)
 }
 
 /// Renders seconds as a short countdown, e.g. `4m 05s`.
