@@ -22,6 +22,7 @@
 
 mod connection;
 mod error;
+mod pump;
 mod stream;
 mod transport;
 
