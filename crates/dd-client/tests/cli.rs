@@ -189,7 +189,7 @@ fn pair_mobile_json_and_grants() {
     assert_eq!(grants.as_array().unwrap().len(), 0);
     let (code, err) = failure(&c.run(&["session", "pair-mobile", &id, "--ttl", "soon"]));
     assert_eq!(code, 2, "{err}");
-    // --wait on a cancelled token exits 3.
+    // --wait on a token nobody redeems exits 3 once it expires.
     let out = c.run(&[
         "session",
         "pair-mobile",
