@@ -1,0 +1,127 @@
+//! Opening the socket: TCP (with `TCP_NODELAY`), the WebSocket upgrade and
+//! the Noise IK handshake.
+
+use std::time::Duration;
+
+use dd_proto::methods::{Hello, Welcome};
+use dd_proto::noise::{Initiator, StaticKeypair, Transport};
+use dd_proto::PROTOCOL_VERSION;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::WebSocketStream;
+use url::{Host, Url};
+
+use crate::error::ClientError;
+
+/// The WebSocket type used by a connection.
+pub(crate) type Ws = WebSocketStream<TcpStream>;
+
+/// Resolves and connects the TCP socket for a `ws://` URL.
+async fn tcp_connect(url: &Url) -> Result<TcpStream, ClientError> {
+    match url.scheme() {
+        "ws" => {}
+        "wss" => {
+            return Err(ClientError::Connect(
+                "wss:// (TLS) agents are not supported by this build; use the agent's ws:// URL"
+                    .into(),
+            ))
+        }
+        other => return Err(ClientError::Connect(format!("unsupported scheme {other}"))),
+    }
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| ClientError::Connect("agent URL has no port".into()))?;
+    let stream = match url.host() {
+        Some(Host::Domain(d)) => TcpStream::connect((d, port)).await,
+        Some(Host::Ipv4(a)) => TcpStream::connect((a, port)).await,
+        Some(Host::Ipv6(a)) => TcpStream::connect((a, port)).await,
+        None => return Err(ClientError::Connect("agent URL has no host".into())),
+    }
+    .map_err(|e| ClientError::Connect(format!("{url}: {e}")))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| ClientError::Connect(e.to_string()))?;
+    Ok(stream)
+}
+
+/// Connects the WebSocket to `agent_url`'s Noise endpoint.
+pub(crate) async fn open_ws(agent_url: &str) -> Result<Ws, ClientError> {
+    let ws_url = dd_proto::link::ws_url(agent_url);
+    let url = Url::parse(&ws_url)
+        .map_err(|e| ClientError::Connect(format!("invalid agent URL {agent_url:?}: {e}")))?;
+    let tcp = tcp_connect(&url).await?;
+    // Noise messages are at most 64 KiB; refuse anything much bigger early.
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(1 << 20))
+        .max_frame_size(Some(1 << 20));
+    let (ws, _resp) =
+        tokio_tungstenite::client_async_with_config(ws_url.as_str(), tcp, Some(config))
+            .await
+            .map_err(|e| ClientError::Connect(format!("websocket upgrade failed: {e}")))?;
+    Ok(ws)
+}
+
+/// Runs the IK handshake on an open WebSocket.
+pub(crate) async fn handshake(
+    ws: &mut Ws,
+    key: &StaticKeypair,
+    agent_key: &[u8; 32],
+    client_name: &str,
+) -> Result<(Transport, Welcome), ClientError> {
+    let hello = Hello {
+        version: PROTOCOL_VERSION,
+        client: client_name.to_owned(),
+    };
+    let (init, msg1) = Initiator::start(key, agent_key, &hello)
+        .map_err(|e| ClientError::Handshake(e.to_string()))?;
+    ws.send(WsMessage::binary(msg1))
+        .await
+        .map_err(|e| ClientError::Handshake(format!("sending: {e}")))?;
+    let reply = loop {
+        match ws.next().await {
+            Some(Ok(WsMessage::Binary(b))) => break b,
+            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => continue,
+            Some(Ok(WsMessage::Text(_))) => {
+                return Err(ClientError::Handshake(
+                    "agent sent text instead of a handshake reply".into(),
+                ))
+            }
+            Some(Ok(WsMessage::Close(_))) | None => {
+                return Err(ClientError::Handshake(
+                    "agent closed the connection during the handshake (wrong agent key?)".into(),
+                ))
+            }
+            Some(Err(e)) => return Err(ClientError::Handshake(e.to_string())),
+        }
+    };
+    let (transport, welcome) = init
+        .finish(&reply)
+        .map_err(|e| ClientError::Handshake(e.to_string()))?;
+    if let Some(err) = welcome.error.clone() {
+        return Err(ClientError::Refused(err));
+    }
+    Ok((transport, welcome))
+}
+
+/// The whole opening, each half under its own deadline.
+pub(crate) async fn open(
+    agent_url: &str,
+    agent_key: &[u8; 32],
+    key: &StaticKeypair,
+    client_name: &str,
+    connect_timeout: Duration,
+    handshake_timeout: Duration,
+) -> Result<(Ws, Transport, Welcome), ClientError> {
+    let mut ws = tokio::time::timeout(connect_timeout, open_ws(agent_url))
+        .await
+        .map_err(|_| ClientError::Connect(format!("{agent_url}: timed out")))??;
+    let (t, w) = tokio::time::timeout(
+        handshake_timeout,
+        handshake(&mut ws, key, agent_key, client_name),
+    )
+    .await
+    .map_err(|_| ClientError::Handshake("timed out".into()))??;
+    Ok((ws, t, w))
+}

@@ -1,0 +1,198 @@
+//! The command line, as clap sees it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// dd-client: drive terminal sessions on a dd agent from this desktop, and
+/// pair a phone to one of them.
+///
+/// Start with `dd-client up` (runs a local agent, enrolls this device,
+/// opens a session and shows a pairing QR), or enroll with a link minted on
+/// the agent's host by `dd-agent enroll-link`.
+///
+/// Exit codes: 0 success, 1 failure, 2 usage error, 3 not authorized
+/// (unauthorized, forbidden, revoked, expired, or a used/expired/invalid
+/// token).
+#[derive(Debug, Parser)]
+#[command(name = "dd-client", version)]
+pub struct Cli {
+    /// Log diagnostics to stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Machine-readable output: JSON on stdout, errors as
+    /// {"error": code, "message": ...} on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Enroll this device as an owner of the agent named in LINK (a one-time
+    /// `dd://enroll?...` link from `dd-agent enroll-link`). Pins the agent's
+    /// key and saves the profile in the config dir (DD_CLIENT_HOME, else
+    /// $XDG_CONFIG_HOME/dd-client, else ~/.config/dd-client).
+    Enroll {
+        /// The enrollment link.
+        link: String,
+        /// A label for this device (default: the host name).
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Create, list, attach to, watch and share sessions.
+    #[command(subcommand)]
+    Session(SessionCmd),
+    /// Show the agent's audit log (pairings, redemptions, denials, ...).
+    Audit {
+        /// Only records about this session.
+        #[arg(long)]
+        session: Option<String>,
+        /// At most this many records, newest first.
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// List the agent's owner devices.
+    Devices,
+    /// Quickstart: start a local agent if needed, enroll this device, reuse
+    /// the most recent running session or create one, show a pairing QR for
+    /// it and attach. Running it again reuses what exists.
+    Up(UpArgs),
+}
+
+/// `dd-client up` flags.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The local agent's state dir (default $XDG_STATE_HOME/dd/agent or
+    /// ~/.local/state/dd/agent).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// Where a newly started agent listens. The default listens on every
+    /// interface so a phone on the LAN can reach it.
+    #[arg(long, default_value = "0.0.0.0:7777")]
+    pub listen: String,
+    /// Print the QR and link but do not attach.
+    #[arg(long)]
+    pub no_attach: bool,
+}
+
+/// `dd-client session ...`
+#[derive(Debug, Subcommand)]
+pub enum SessionCmd {
+    /// Create a session running CMD (default: the agent user's $SHELL) and
+    /// attach to it unless --detach.
+    New {
+        /// A name for the session.
+        #[arg(long)]
+        name: Option<String>,
+        /// Working directory on the agent's host (default: its home).
+        #[arg(long)]
+        cwd: Option<String>,
+        /// Do not attach; print the new session's id.
+        #[arg(long)]
+        detach: bool,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    /// List sessions: id, name, command, status, created, attached clients.
+    List,
+    /// Attach this terminal to a session. Ctrl-] d detaches, Ctrl-] p shows
+    /// a pairing QR for a phone, Ctrl-] Ctrl-] sends a literal Ctrl-].
+    Attach {
+        /// Session id.
+        id: String,
+    },
+    /// Type TEXT into a session (no terminal needed).
+    Send {
+        /// Session id.
+        id: String,
+        /// Press Enter after the text (sends a carriage return).
+        #[arg(long)]
+        enter: bool,
+        /// The text, after `--`; several words are joined by spaces.
+        #[arg(last = true, required = true)]
+        text: Vec<String>,
+    },
+    /// Print a session's output to stdout (raw bytes) without taking input.
+    Watch {
+        /// Session id.
+        id: String,
+        /// Where to start: `screen` (the current screen), `start` (the whole
+        /// transcript) or a byte offset.
+        #[arg(long, default_value = "screen")]
+        from: String,
+        /// Exit 0 as soon as TEXT appears in the output.
+        #[arg(long)]
+        until: Option<String>,
+        /// Give up after SECS seconds (exit 1, `error: timeout`).
+        #[arg(long)]
+        timeout: Option<f64>,
+    },
+    /// Close (end) a session.
+    Close {
+        /// Session id.
+        id: String,
+    },
+    /// Show a one-time QR code and link that let a phone join this session
+    /// (and only this session).
+    PairMobile(PairArgs),
+    /// List the companion grants of a session.
+    Grants {
+        /// Session id.
+        id: String,
+    },
+    /// Revoke one grant, or all of a session's grants; their live streams
+    /// are cut at once.
+    Revoke {
+        /// Session id.
+        id: String,
+        /// The grant to revoke.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        grant_id: Option<String>,
+        /// Revoke every grant of the session.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Cancel a pairing link that has not been used yet.
+    CancelPairing {
+        /// Session id.
+        id: String,
+        /// The token id printed by pair-mobile.
+        token_id: String,
+    },
+}
+
+/// `dd-client session pair-mobile` flags.
+#[derive(Debug, Args)]
+pub struct PairArgs {
+    /// Session id.
+    pub id: String,
+    /// How long the link stays valid (e.g. 30s, 5m; default: the agent's).
+    #[arg(long)]
+    pub ttl: Option<String>,
+    /// How long the phone's grant lasts once redeemed (e.g. 2h, 7d).
+    #[arg(long)]
+    pub grant_ttl: Option<String>,
+    /// The phone may watch but not type.
+    #[arg(long)]
+    pub read_only: bool,
+    /// A label for the link (shown in the audit log).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Do not draw the QR code.
+    #[arg(long)]
+    pub no_qr: bool,
+    /// Wait until the link is redeemed (print who joined) or expires (exit 3).
+    #[arg(long)]
+    pub wait: bool,
+    /// Also write the QR code as a PNG image.
+    #[arg(long, value_name = "FILE")]
+    pub png: Option<PathBuf>,
+    /// Also write the QR code as an SVG image.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+}

@@ -1,0 +1,258 @@
+//! `session attach ID`: this terminal becomes the session's terminal.
+//!
+//! Raw mode is on for the whole attach and always undone (guard and panic
+//! hook). The local terminal size drives the PTY (at start and on every
+//! SIGWINCH). Keys go through the [`Escape`] machine: `Ctrl-]` `d`
+//! detaches, `Ctrl-]` `p` draws a pairing QR over the session (any key
+//! returns; the screen is then repainted from a fresh screen snapshot).
+//! RPCs run in spawned tasks so the loop keeps draining the stream.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Result;
+use dd_client_core::{AttachStream, ClientError, Connection, StreamItem};
+use dd_proto::message::EndReason;
+use dd_proto::methods::{PairCreate, PairCreated, Resize, Resume, PAIR_CREATE, SESSION_RESIZE};
+use dd_proto::{ErrorCode, Event};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+
+use super::fmt_time;
+use crate::errors::CliError;
+use crate::escape::{Action, Escape};
+use crate::{qr, term};
+
+enum Bg {
+    Pair(Result<PairCreated, ClientError>),
+    Reattached(Result<AttachStream, ClientError>),
+}
+
+#[derive(PartialEq, Eq)]
+enum Mode {
+    Live,
+    QrPending,
+    QrShown,
+    Repainting,
+}
+
+enum Outcome {
+    Detached,
+    Ended(Option<i32>),
+}
+
+fn out(data: &[u8]) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(data);
+    let _ = o.flush();
+}
+
+fn stdin_reader() -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel(64);
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = [0u8; 4096];
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.blocking_send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    rx
+}
+
+fn spawn_resize(conn: &Connection, session: &str) {
+    let Some((rows, cols)) = term::size() else {
+        return;
+    };
+    let (conn, session) = (conn.clone(), session.to_owned());
+    tokio::spawn(async move {
+        let r: Result<serde_json::Value, _> = conn
+            .call_typed(
+                SESSION_RESIZE,
+                &Resize {
+                    session,
+                    rows,
+                    cols,
+                },
+            )
+            .await;
+        if let Err(e) = r {
+            tracing::debug!(%e, "resize failed");
+        }
+    });
+}
+
+/// Attaches this terminal to session `id` until detach or end.
+pub async fn run(conn: &Connection, id: &str) -> Result<()> {
+    eprintln!(
+        "[dd] attaching to {id}. Ctrl-] d: detach · Ctrl-] p: pair a phone · Ctrl-] Ctrl-]: send Ctrl-]"
+    );
+    let guard = term::RawGuard::enter()?;
+    let result = attach_loop(conn, id).await;
+    drop(guard);
+    match result {
+        Ok(Outcome::Detached) => {
+            eprintln!("\n[dd] detached from {id} (reattach: dd-client session attach {id})");
+            Ok(())
+        }
+        Ok(Outcome::Ended(code)) => {
+            match code {
+                Some(c) => eprintln!("\n[dd] session {id} ended (exit code {c})"),
+                None => eprintln!("\n[dd] session {id} ended"),
+            }
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!();
+            Err(e)
+        }
+    }
+}
+
+fn end_error(reason: EndReason, message: String) -> anyhow::Error {
+    let code = match reason {
+        EndReason::Revoked => ErrorCode::Revoked,
+        EndReason::Expired => ErrorCode::Expired,
+        EndReason::TooSlow => ErrorCode::TooSlow,
+        _ => return CliError::new("shutdown", format!("agent is shutting down: {message}")).into(),
+    };
+    CliError::from_code(code, message).into()
+}
+
+fn draw_qr(p: &Result<PairCreated, ClientError>) {
+    let mut s = String::from("\x1b[2J\x1b[H");
+    match p {
+        Ok(p) => {
+            match qr::encode(&p.link) {
+                Ok(code) => s.push_str(&qr::to_terminal(&code).replace('\n', "\r\n")),
+                Err(e) => s.push_str(&format!("{e}\r\n")),
+            }
+            s.push_str(&format!(
+                "\r\nScan with the dd app to join this session{}:\r\n{}\r\nexpires {} · token {}\r\n",
+                if p.read_only { " (read-only)" } else { "" },
+                p.link,
+                fmt_time(p.expires_at),
+                p.token_id
+            ));
+        }
+        Err(e) => s.push_str(&format!("[dd] cannot create a pairing link: {e}\r\n")),
+    }
+    s.push_str("\r\nPress any key to return to the session.\r\n");
+    out(s.as_bytes());
+}
+
+async fn attach_loop(conn: &Connection, id: &str) -> Result<Outcome> {
+    let mut stream = conn.attach(id, Resume::Screen).await?;
+    let mut stdin = stdin_reader();
+    let mut winch = signal(SignalKind::window_change())?;
+    let (bg_tx, mut bg_rx) = mpsc::unbounded_channel::<Bg>();
+    let mut esc = Escape::default();
+    let mut mode = Mode::Live;
+    let mut exit_code = None;
+    let mut detach_deadline: Option<tokio::time::Instant> = None;
+    spawn_resize(conn, id);
+    loop {
+        let deadline = detach_deadline;
+        tokio::select! {
+            item = stream.next() => match item {
+                Some(StreamItem::Snapshot { data, .. }) | Some(StreamItem::Output { data, .. }) => {
+                    if mode == Mode::Live {
+                        out(&data);
+                    }
+                }
+                Some(StreamItem::Event(Event::Exited { exit_code: c, .. })) => exit_code = c,
+                Some(StreamItem::Event(Event::Error { error })) => {
+                    if mode == Mode::Live {
+                        out(format!("\r\n[dd] {error}\r\n").as_bytes());
+                    }
+                }
+                Some(StreamItem::Event(Event::Meta { .. })) => {}
+                Some(StreamItem::Event(Event::End { reason, message })) => {
+                    return match reason {
+                        EndReason::Detached => Ok(Outcome::Detached),
+                        EndReason::SessionEnded => Ok(Outcome::Ended(exit_code)),
+                        other => Err(end_error(other, message)),
+                    };
+                }
+                Some(StreamItem::Disconnected(why)) => {
+                    return Err(CliError::new("connection_closed", why).into());
+                }
+                None => return Ok(Outcome::Detached),
+            },
+            bytes = stdin.recv(), if detach_deadline.is_none() => {
+                let Some(bytes) = bytes else {
+                    // stdin closed: leave the session running.
+                    stream.detach().await?;
+                    detach_deadline = Some(tokio::time::Instant::now() + Duration::from_secs(3));
+                    continue;
+                };
+                match mode {
+                    Mode::Live => {
+                        for action in esc.feed(&bytes) {
+                            match action {
+                                Action::Send(d) => stream.send_input(&d).await?,
+                                Action::Detach => {
+                                    stream.detach().await?;
+                                    detach_deadline =
+                                        Some(tokio::time::Instant::now() + Duration::from_secs(3));
+                                    break;
+                                }
+                                Action::Pair => {
+                                    mode = Mode::QrPending;
+                                    let (conn, tx) = (conn.clone(), bg_tx.clone());
+                                    let params = PairCreate {
+                                        session: id.to_owned(),
+                                        ttl_secs: None,
+                                        grant_ttl_secs: None,
+                                        read_only: false,
+                                        label: Some("attach".into()),
+                                    };
+                                    tokio::spawn(async move {
+                                        let r = conn.call_typed(PAIR_CREATE, &params).await;
+                                        let _ = tx.send(Bg::Pair(r));
+                                    });
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    Mode::QrShown => {
+                        mode = Mode::Repainting;
+                        let (conn, tx, id) = (conn.clone(), bg_tx.clone(), id.to_owned());
+                        tokio::spawn(async move {
+                            let r = conn.attach(&id, Resume::Screen).await;
+                            let _ = tx.send(Bg::Reattached(r));
+                        });
+                    }
+                    Mode::QrPending | Mode::Repainting => {}
+                }
+            }
+            Some(bg) = bg_rx.recv() => match bg {
+                Bg::Pair(p) => {
+                    if mode == Mode::QrPending {
+                        draw_qr(&p);
+                        mode = Mode::QrShown;
+                    }
+                }
+                Bg::Reattached(Ok(fresh)) => {
+                    // Dropping the old stream detaches it.
+                    drop(std::mem::replace(&mut stream, fresh));
+                    mode = Mode::Live;
+                    spawn_resize(conn, id);
+                }
+                Bg::Reattached(Err(e)) => return Err(e.into()),
+            },
+            _ = winch.recv() => spawn_resize(conn, id),
+            _ = async { tokio::time::sleep_until(deadline.unwrap()).await }, if deadline.is_some() => {
+                return Ok(Outcome::Detached);
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The commands.
+
+mod admin;
+mod attach;
+mod enroll;
+mod pair;
+mod session;
+mod up;
+mod watch;
+
+use anyhow::Result;
+use dd_client_core::{connect, Connection};
+use serde::Serialize;
+
+use crate::cli::{Cli, Command, SessionCmd};
+use crate::config::{ConfigDir, Profile};
+
+/// The name and version this client sends in its handshake.
+pub const CLIENT_NAME: &str = concat!("dd-client/", env!("CARGO_PKG_VERSION"));
+
+/// What every command gets.
+pub struct Ctx {
+    /// The config dir.
+    pub cfg: ConfigDir,
+    /// `--json` was given.
+    pub json: bool,
+}
+
+impl Ctx {
+    /// Connects to the profile's agent with this device's key.
+    pub async fn connect(&self) -> Result<Connection> {
+        let profile = self.cfg.require_profile()?;
+        connect_profile(&self.cfg, &profile).await
+    }
+}
+
+/// Connects to `profile`'s agent.
+pub async fn connect_profile(cfg: &ConfigDir, profile: &Profile) -> Result<Connection> {
+    let key = cfg.device_key()?;
+    let agent_key = profile.agent_key_bytes()?;
+    let (conn, welcome) = connect(&profile.agent_url, &agent_key, &key, CLIENT_NAME).await?;
+    tracing::info!(principal = ?welcome.principal, "connected");
+    Ok(conn)
+}
+
+/// Prints one JSON value on a line.
+pub fn print_json<T: Serialize>(v: &T) {
+    println!(
+        "{}",
+        serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+    );
+}
+
+/// Formats Unix seconds as RFC 3339 (UTC).
+pub fn fmt_time(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// Formats an optional time, `-` when absent.
+pub fn fmt_opt_time(t: Option<i64>) -> String {
+    t.map(fmt_time).unwrap_or_else(|| "-".into())
+}
+
+/// Prints a left-aligned table.
+pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        println!("{}", s.trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for r in rows {
+        line(r.clone());
+    }
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<()> {
+    let ctx = Ctx {
+        cfg: ConfigDir::from_env()?,
+        json: cli.json,
+    };
+    match cli.command {
+        Command::Enroll { link, label } => enroll::run(&ctx, &link, label).await,
+        Command::Audit { session, limit } => admin::audit(&ctx, session, limit).await,
+        Command::Devices => admin::devices(&ctx).await,
+        Command::Up(args) => up::run(&ctx, args).await,
+        Command::Session(cmd) => match cmd {
+            SessionCmd::New {
+                name,
+                cwd,
+                detach,
+                command,
+            } => session::new(&ctx, name, cwd, detach, command).await,
+            SessionCmd::List => session::list(&ctx).await,
+            SessionCmd::Attach { id } => {
+                let conn = ctx.connect().await?;
+                attach::run(&conn, &id).await
+            }
+            SessionCmd::Send { id, enter, text } => session::send(&ctx, &id, enter, text).await,
+            SessionCmd::Watch {
+                id,
+                from,
+                until,
+                timeout,
+            } => watch::run(&ctx, &id, &from, until, timeout).await,
+            SessionCmd::Close { id } => session::close(&ctx, &id).await,
+            SessionCmd::PairMobile(args) => pair::pair_mobile(&ctx, args).await,
+            SessionCmd::Grants { id } => pair::grants(&ctx, &id).await,
+            SessionCmd::Revoke { id, grant_id, all } => {
+                pair::revoke(&ctx, &id, grant_id, all).await
+            }
+            SessionCmd::CancelPairing { id, token_id } => pair::cancel(&ctx, &id, &token_id).await,
+        },
+    }
+}

@@ -1,0 +1,120 @@
+//! `session watch ID [--from ..] [--until TEXT] [--timeout SECS]`.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Result;
+use dd_client_core::{Connection, StreamItem};
+use dd_proto::methods::Resume;
+use dd_proto::Event;
+
+use super::Ctx;
+use crate::errors::CliError;
+use crate::until::Until;
+
+/// Parses `--from`: `screen`, `start` or a byte offset.
+pub fn parse_from(s: &str) -> Result<Resume, CliError> {
+    match s {
+        "screen" => Ok(Resume::Screen),
+        "start" => Ok(Resume::Offset { offset: 0 }),
+        n => n
+            .parse::<u64>()
+            .map(|offset| Resume::Offset { offset })
+            .map_err(|_| {
+                CliError::usage(format!(
+                    "--from takes `screen`, `start` or a byte offset, not {n:?}"
+                ))
+            }),
+    }
+}
+
+/// Runs the command.
+pub async fn run(
+    ctx: &Ctx,
+    id: &str,
+    from: &str,
+    until: Option<String>,
+    timeout: Option<f64>,
+) -> Result<()> {
+    let resume = parse_from(from)?;
+    let limit = match timeout {
+        Some(t) if t.is_finite() && t > 0.0 && t < 1e9 => Some(Duration::from_secs_f64(t)),
+        Some(t) => return Err(CliError::usage(format!("invalid --timeout {t}")).into()),
+        None => None,
+    };
+    let conn = ctx.connect().await?;
+    let fut = watch(&conn, id, resume, until.as_deref());
+    let result = match limit {
+        Some(d) => match tokio::time::timeout(d, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(CliError::new(
+                "timeout",
+                match &until {
+                    Some(t) => format!("{t:?} did not appear within {}s", d.as_secs_f64()),
+                    None => format!("gave up after {}s", d.as_secs_f64()),
+                },
+            )
+            .into()),
+        },
+        None => fut.await,
+    };
+    conn.close().await;
+    result
+}
+
+fn emit(data: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(data)?;
+    out.flush()?;
+    Ok(())
+}
+
+async fn watch(conn: &Connection, id: &str, resume: Resume, until: Option<&str>) -> Result<()> {
+    let mut matcher = until.map(|t| Until::new(t.as_bytes()));
+    let mut stream = conn.attach(id, resume).await?;
+    while let Some(item) = stream.next().await {
+        let data = match item {
+            StreamItem::Snapshot { data, .. } | StreamItem::Output { data, .. } => data,
+            StreamItem::Event(Event::Error { error }) => {
+                tracing::warn!(%error, "stream error");
+                continue;
+            }
+            StreamItem::Event(Event::End { reason, message }) => {
+                return match until {
+                    None => Ok(()),
+                    Some(t) => Err(CliError::new(
+                        "session_ended",
+                        format!("the stream ended ({reason:?}: {message}) before {t:?} appeared"),
+                    )
+                    .into()),
+                };
+            }
+            StreamItem::Event(_) => continue,
+            StreamItem::Disconnected(why) => {
+                return Err(CliError::new("connection_closed", why).into())
+            }
+        };
+        emit(&data)?;
+        if let Some(m) = matcher.as_mut() {
+            if m.feed(&data) {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_forms() {
+        assert_eq!(parse_from("screen").unwrap(), Resume::Screen);
+        assert_eq!(parse_from("start").unwrap(), Resume::Offset { offset: 0 });
+        assert_eq!(parse_from("123").unwrap(), Resume::Offset { offset: 123 });
+        for bad in ["", "-1", "end", "1.5"] {
+            assert_eq!(parse_from(bad).unwrap_err().exit, 2);
+        }
+    }
+}
