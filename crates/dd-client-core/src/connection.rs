@@ -32,6 +32,8 @@ pub struct ConnectOptions {
     /// How long the reader waits on a full stream queue before dropping
     /// that stream locally (10 s).
     pub stream_stall: Duration,
+    /// Local address to connect from (None: let the OS choose).
+    pub bind_addr: Option<std::net::IpAddr>,
 }
 
 impl Default for ConnectOptions {
@@ -41,6 +43,7 @@ impl Default for ConnectOptions {
             handshake_timeout: Duration::from_secs(10),
             stream_queue: 256,
             stream_stall: Duration::from_secs(10),
+            bind_addr: None,
         }
     }
 }
@@ -106,6 +109,7 @@ pub async fn connect_with(
         client_name,
         opts.connect_timeout,
         opts.handshake_timeout,
+        opts.bind_addr,
     )
     .await?;
     let (sealer, opener) = transport.split();

@@ -7,7 +7,9 @@ use dd_proto::methods::{Hello, Welcome};
 use dd_proto::noise::{Initiator, StaticKeypair, Transport};
 use dd_proto::PROTOCOL_VERSION;
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
+use std::net::{IpAddr, SocketAddr};
+
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::WebSocketStream;
@@ -19,7 +21,7 @@ use crate::error::ClientError;
 pub(crate) type Ws = WebSocketStream<TcpStream>;
 
 /// Resolves and connects the TCP socket for a `ws://` URL.
-async fn tcp_connect(url: &Url) -> Result<TcpStream, ClientError> {
+async fn tcp_connect(url: &Url, bind: Option<IpAddr>) -> Result<TcpStream, ClientError> {
     match url.scheme() {
         "ws" => {}
         "wss" => {
@@ -33,11 +35,12 @@ async fn tcp_connect(url: &Url) -> Result<TcpStream, ClientError> {
     let port = url
         .port_or_known_default()
         .ok_or_else(|| ClientError::Connect("agent URL has no port".into()))?;
-    let stream = match url.host() {
-        Some(Host::Domain(d)) => TcpStream::connect((d, port)).await,
-        Some(Host::Ipv4(a)) => TcpStream::connect((a, port)).await,
-        Some(Host::Ipv6(a)) => TcpStream::connect((a, port)).await,
-        None => return Err(ClientError::Connect("agent URL has no host".into())),
+    let stream = match (url.host(), bind) {
+        (Some(Host::Domain(d)), None) => TcpStream::connect((d, port)).await,
+        (Some(Host::Ipv4(a)), None) => TcpStream::connect((a, port)).await,
+        (Some(Host::Ipv6(a)), None) => TcpStream::connect((a, port)).await,
+        (Some(host), Some(local)) => connect_from(&host.to_string(), port, local).await,
+        (None, _) => return Err(ClientError::Connect("agent URL has no host".into())),
     }
     .map_err(|e| ClientError::Connect(format!("{url}: {e}")))?;
     stream
@@ -46,12 +49,29 @@ async fn tcp_connect(url: &Url) -> Result<TcpStream, ClientError> {
     Ok(stream)
 }
 
-/// Connects the WebSocket to `agent_url`'s Noise endpoint.
-pub(crate) async fn open_ws(agent_url: &str) -> Result<Ws, ClientError> {
+/// Connects from a chosen local address (the first resolved address of the
+/// same family as `local`).
+async fn connect_from(host: &str, port: u16, local: IpAddr) -> std::io::Result<TcpStream> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let target = tokio::net::lookup_host((host, port))
+        .await?
+        .find(|a| a.is_ipv4() == local.is_ipv4())
+        .ok_or_else(|| std::io::Error::other("no address of the bind address's family"))?;
+    let socket = if local.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.bind(SocketAddr::new(local, 0))?;
+    socket.connect(target).await
+}
+
+/// Connects the WebSocket to `agent_url`'s Noise endpoint, from `bind` when given.
+pub(crate) async fn open_ws(agent_url: &str, bind: Option<IpAddr>) -> Result<Ws, ClientError> {
     let ws_url = dd_proto::link::ws_url(agent_url);
     let url = Url::parse(&ws_url)
         .map_err(|e| ClientError::Connect(format!("invalid agent URL {agent_url:?}: {e}")))?;
-    let tcp = tcp_connect(&url).await?;
+    let tcp = tcp_connect(&url, bind).await?;
     // Noise messages are at most 64 KiB; refuse anything much bigger early.
     let config = WebSocketConfig::default()
         .max_message_size(Some(1 << 20))
@@ -113,8 +133,9 @@ pub(crate) async fn open(
     client_name: &str,
     connect_timeout: Duration,
     handshake_timeout: Duration,
+    bind: Option<IpAddr>,
 ) -> Result<(Ws, Transport, Welcome), ClientError> {
-    let mut ws = tokio::time::timeout(connect_timeout, open_ws(agent_url))
+    let mut ws = tokio::time::timeout(connect_timeout, open_ws(agent_url, bind))
         .await
         .map_err(|_| ClientError::Connect(format!("{agent_url}: timed out")))??;
     let (t, w) = tokio::time::timeout(

@@ -51,7 +51,8 @@ pub fn workspace_bin(name: &str, package: &str) -> PathBuf {
 /// The dd-agent binary.
 pub fn agent_bin() -> PathBuf {
     static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| workspace_bin("dd-agent", "dd-agent")).clone()
+    P.get_or_init(|| workspace_bin("dd-agent", "dd-agent"))
+        .clone()
 }
 
 /// A running agent process.
@@ -121,7 +122,11 @@ impl AgentProc {
             .arg(&self.state)
             .output()
             .expect("run enroll-link");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
         v["link"].as_str().expect("link").to_owned()
     }
@@ -146,8 +151,13 @@ impl AgentProc {
     }
 
     /// Connects with `key`.
-    pub async fn connect(&self, key: &StaticKeypair) -> Result<Connection, dd_client_core::ClientError> {
-        connect(&self.url, &self.key, key, "dd-testkit").await.map(|(c, _)| c)
+    pub async fn connect(
+        &self,
+        key: &StaticKeypair,
+    ) -> Result<Connection, dd_client_core::ClientError> {
+        connect(&self.url, &self.key, key, "dd-testkit")
+            .await
+            .map(|(c, _)| c)
     }
 }
 
@@ -174,7 +184,10 @@ pub async fn owner(agent: &AgentProc) -> (Connection, StaticKeypair) {
 /// Creates a `/bin/sh` session as `owner`; returns its id.
 pub async fn shell_session(owner: &Connection) -> String {
     let v = owner
-        .call(m::SESSION_CREATE, json!({"command": ["/bin/sh"], "cwd": "/tmp"}))
+        .call(
+            m::SESSION_CREATE,
+            json!({"command": ["/bin/sh"], "cwd": "/tmp"}),
+        )
         .await
         .expect("session.create");
     v["id"].as_str().expect("id").to_owned()
@@ -192,24 +205,29 @@ pub async fn pair(owner: &Connection, session: &str, extra: serde_json::Value) -
         .expect("PairCreated")
 }
 
-/// Redeems a pairing link with a fresh key: a companion connection.
-pub async fn redeem(agent: &AgentProc, link: &str) -> Result<(Connection, StaticKeypair, GrantInfo), dd_client_core::ClientError> {
+/// Redeems a pairing link with a fresh key, connecting where the link says
+/// and pinning the key it carries: a companion connection.
+pub async fn redeem(
+    link: &str,
+) -> Result<(Connection, StaticKeypair, GrantInfo), dd_client_core::ClientError> {
     let link = Link::parse_kind(link, LinkKind::Pair).expect("pair link");
     let key = StaticKeypair::generate();
-    let conn = agent.connect(&key).await?;
+    let (conn, _) = connect(&link.agent_url, &link.agent_key, &key, "dd-testkit").await?;
     let v = conn
-        .call(m::PAIR_REDEEM, json!({"token": link.token.expose(), "label": "phone"}))
+        .call(
+            m::PAIR_REDEEM,
+            json!({"token": link.token.expose(), "label": "phone"}),
+        )
         .await?;
     Ok((conn, key, serde_json::from_value(v).expect("GrantInfo")))
 }
 
 /// Pairs a companion to `session`.
 pub async fn companion(
-    agent: &AgentProc,
     owner: &Connection,
     session: &str,
     extra: serde_json::Value,
 ) -> (Connection, StaticKeypair, GrantInfo) {
     let p = pair(owner, session, extra).await;
-    redeem(agent, &p.link).await.expect("redeem")
+    redeem(&p.link).await.expect("redeem")
 }
