@@ -365,3 +365,49 @@ async fn brute_force_is_rate_limited_and_audited_per_source() {
         .count();
     assert!(failed >= 11, "only {failed} failed redemptions audited");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn universal_links_and_the_association_file() {
+    let agent = AgentProc::start_with(&[
+        "--link-base",
+        "https://dd.example.com/",
+        "--apple-app-id",
+        "ABCDE12345.dev.dd.companion",
+    ]);
+    let (own, _) = owner(&agent).await;
+    let s = shell_session(&own).await;
+    let p = pair(&own, &s, json!({"read_only": true})).await;
+    assert!(
+        p.link.starts_with("https://dd.example.com/pair?v=1&"),
+        "{}",
+        p.link
+    );
+    let l = Link::parse_kind(&p.link, LinkKind::Pair).unwrap();
+    assert_eq!(l.agent_url, agent.url);
+    assert_eq!(l.session_id.as_deref(), Some(s.as_str()));
+    assert!(l.read_only);
+    let (_, _, g) = redeem(&p.link).await.unwrap();
+    assert!(g.read_only);
+
+    let body = http_get(&agent.url, "/.well-known/apple-app-site-association").await;
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(body.contains("ABCDE12345.dev.dd.companion") && body.contains("/pair"));
+    let plain = AgentProc::start();
+    let body = http_get(&plain.url, "/.well-known/apple-app-site-association").await;
+    assert!(body.starts_with("HTTP/1.1 404"), "{body}");
+}
+
+/// A minimal HTTP/1.1 GET over a real socket.
+async fn http_get(base: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}

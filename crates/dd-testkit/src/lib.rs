@@ -76,12 +76,25 @@ impl AgentProc {
         a
     }
 
+    /// Starts an agent in a fresh state directory with extra `serve` flags.
+    pub fn start_with(args: &[&str]) -> AgentProc {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut a = AgentProc::spawn(&dir.path().join("state"), args);
+        a._dir = Some(dir);
+        a
+    }
+
     /// Starts an agent on `state` and waits for its ready line.
     pub fn start_on(state: &Path) -> AgentProc {
+        AgentProc::spawn(state, &[])
+    }
+
+    fn spawn(state: &Path, args: &[&str]) -> AgentProc {
         let log = std::fs::File::create(state.with_extension("log")).expect("log file");
         let mut child = Command::new(agent_bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
             .arg(state)
+            .args(args)
             .env("RUST_LOG", "dd_agent=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
