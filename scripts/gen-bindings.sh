@@ -16,8 +16,11 @@ out=$2
 case "$lang" in python|swift) ;; *) usage ;; esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
 cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}
+case "$target" in /*) ;; *) target=$root/$target ;; esac
 profile=${PROFILE:-debug}
 flags=()
 [ "$profile" = release ] && flags+=(--release)
