@@ -1,0 +1,85 @@
+//! The command line.
+
+use clap::{Parser, Subcommand};
+
+/// dd-companion: join ONE dd session from any machine, the way a phone does.
+///
+/// `join` redeems a one-time pairing link (from `dd-client session
+/// pair-mobile`) and keeps the resulting credential (its own private key,
+/// 0600) in the store dir; every other command works on that one session
+/// only. Errors print `error: <code>: <message>` on stderr (JSON on stdout
+/// with --json); exit codes: 1 failure, 2 usage, 3 not authorized
+/// (unauthorized, forbidden, revoked, expired, token_*).
+#[derive(Debug, Parser)]
+#[command(name = "dd-companion", version, about, long_about)]
+pub struct Cli {
+    /// Print results and errors as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Redeem a pairing link (dd://pair?...) and keep the credential.
+    Join {
+        /// The pairing link, quoted (it contains `#` and `&`).
+        link: String,
+        /// How this device names itself on the agent (default: hostname).
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List the sessions this device is paired with.
+    List,
+    /// Attach this terminal to the session. Ctrl-] d detaches; Ctrl-]
+    /// Ctrl-] sends a literal Ctrl-]. Never resizes the session's PTY.
+    Attach {
+        /// Session id (optional when exactly one pairing is stored).
+        session_id: Option<String>,
+    },
+    /// Type TEXT into the session.
+    Send {
+        /// Session id.
+        session_id: String,
+        /// Press Enter after the text (sends a carriage return).
+        #[arg(long)]
+        enter: bool,
+        /// The text, after `--`; several words are joined by spaces.
+        #[arg(last = true, required = true)]
+        text: Vec<String>,
+    },
+    /// Print the session's output (raw bytes) to stdout.
+    Watch {
+        /// Session id.
+        session_id: String,
+        /// Where to start: `screen` (the current screen), `start` (the
+        /// whole transcript) or a byte offset.
+        #[arg(long, default_value = "screen")]
+        from: String,
+        /// Exit 0 as soon as TEXT appears in the output.
+        #[arg(long)]
+        until: Option<String>,
+        /// Give up after SECS seconds (exit 1, `error: timeout`).
+        #[arg(long)]
+        timeout: Option<f64>,
+    },
+    /// Call any protocol method as this session's credential and print the
+    /// result JSON (the agent decides what is allowed).
+    Call {
+        /// Session id.
+        session_id: String,
+        /// Method name, e.g. session.meta.
+        method: String,
+        /// Parameters as a JSON object (default `{"session": SESSION_ID}`).
+        params: Option<String>,
+    },
+    /// Revoke this device's grant (best effort when offline) and delete the
+    /// credential.
+    Forget {
+        /// Session id.
+        session_id: String,
+    },
+}

@@ -1,0 +1,67 @@
+//! A `SessionListener` that forwards everything into a channel, so the
+//! commands can consume an attach as an async stream.
+
+use dd_mobile::{ConnectionState, SessionListener, SessionMeta};
+use tokio::sync::mpsc;
+
+/// What the core delivered.
+#[derive(Debug)]
+pub enum Item {
+    /// A repaint (its bytes).
+    Snapshot(Vec<u8>),
+    /// Output bytes.
+    Output(Vec<u8>),
+    /// Metadata changed.
+    Meta,
+    /// A state change.
+    State(ConnectionState),
+    /// A notice: code and message.
+    Notice(String, String),
+}
+
+/// Forwards each call as an [`Item`].
+pub struct Forward(pub mpsc::UnboundedSender<Item>);
+
+impl Forward {
+    /// A listener and the receiving end.
+    pub fn channel() -> (std::sync::Arc<Forward>, mpsc::UnboundedReceiver<Item>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (std::sync::Arc::new(Forward(tx)), rx)
+    }
+}
+
+impl SessionListener for Forward {
+    fn on_snapshot(&self, _offset: u64, _rows: u16, _cols: u16, data: Vec<u8>) {
+        let _ = self.0.send(Item::Snapshot(data));
+    }
+    fn on_output(&self, _offset: u64, data: Vec<u8>) {
+        let _ = self.0.send(Item::Output(data));
+    }
+    fn on_meta(&self, meta: SessionMeta) {
+        let _ = (meta, self.0.send(Item::Meta));
+    }
+    fn on_state(&self, state: ConnectionState) {
+        let _ = self.0.send(Item::State(state));
+    }
+    fn on_notice(&self, code: String, message: String) {
+        let _ = self.0.send(Item::Notice(code, message));
+    }
+}
+
+/// The error a final state means for a command, if any
+/// (`Detached` and `SessionEnded` are normal ends).
+pub fn final_error(state: &ConnectionState) -> Option<crate::errors::CliError> {
+    use crate::errors::CliError;
+    match state {
+        ConnectionState::Revoked => Some(CliError::new(
+            "revoked",
+            "the owner revoked this device's access to the session",
+        )),
+        ConnectionState::Expired => Some(CliError::new(
+            "expired",
+            "this device's access to the session has expired",
+        )),
+        ConnectionState::Failed { message } => Some(CliError::new("failed", message.clone())),
+        _ => None,
+    }
+}

@@ -1,0 +1,177 @@
+//! Attaching: [`AttachHandle`] is what the host holds; a background task
+//! (`runner`) streams to the host's [`SessionListener`], reconnects with
+//! backoff on network drops and resumes from the last offset delivered.
+
+mod policy;
+mod runner;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dd_client_core::{AttachStream, Connection};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+pub use policy::{base_delay, delay, fresh, on_end, on_error, Next, BACKOFF_MAX, BACKOFF_MIN};
+pub(crate) use runner::{open as runner_open, run, went_live, Run};
+
+use crate::error::MobileError;
+use crate::types::{ConnectionState, SessionMeta};
+
+/// Receives what an attach delivers. Implemented by the host; called from
+/// a background thread, in order.
+#[uniffi::export(with_foreign)]
+pub trait SessionListener: Send + Sync {
+    /// Repaint: reset the terminal to `rows` x `cols` and feed `data`.
+    /// Output continues from `offset`.
+    fn on_snapshot(&self, offset: u64, rows: u16, cols: u16, data: Vec<u8>);
+    /// More output, starting at transcript offset `offset`.
+    fn on_output(&self, offset: u64, data: Vec<u8>);
+    /// The session's metadata (on attach and whenever it changes).
+    fn on_meta(&self, meta: SessionMeta);
+    /// The connection state changed.
+    fn on_state(&self, state: ConnectionState);
+    /// A non-fatal notice, e.g. input refused on a read-only grant.
+    fn on_notice(&self, code: String, message: String);
+}
+
+/// Offsets each `Companion` remembers per session, for `ResumeFrom::LastSeen`.
+pub(crate) type LastSeen = Arc<Mutex<HashMap<String, u64>>>;
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// State shared by the handle and its runner.
+pub(crate) struct Inner {
+    pub(crate) session_id: String,
+    /// Offset right after the last byte delivered (valid once `has_offset`).
+    next_offset: AtomicU64,
+    has_offset: AtomicBool,
+    /// The live stream's connection and id, while attached.
+    live: Mutex<Option<(Connection, u64)>>,
+    /// Set by `detach` (or dropping the handle).
+    stopping: AtomicBool,
+    stop: Notify,
+    last_seen: LastSeen,
+}
+
+impl Inner {
+    pub(crate) fn new(session_id: String, last_seen: LastSeen) -> Self {
+        Inner {
+            session_id,
+            next_offset: AtomicU64::new(0),
+            has_offset: AtomicBool::new(false),
+            live: Mutex::new(None),
+            stopping: AtomicBool::new(false),
+            stop: Notify::new(),
+            last_seen,
+        }
+    }
+
+    pub(crate) fn next_offset(&self) -> Option<u64> {
+        self.has_offset
+            .load(Ordering::Acquire)
+            .then(|| self.next_offset.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn set_next_offset(&self, offset: u64) {
+        self.next_offset.store(offset, Ordering::Release);
+        self.has_offset.store(true, Ordering::Release);
+        lock(&self.last_seen).insert(self.session_id.clone(), offset);
+    }
+
+    pub(crate) fn set_live(&self, stream: Option<&AttachStream>) {
+        *lock(&self.live) = stream.map(|s| (s.connection().clone(), s.stream_id()));
+    }
+
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    pub(crate) async fn stopped(&self) {
+        if !self.is_stopping() {
+            self.stop.notified().await;
+        }
+    }
+
+    fn request_stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+        self.stop.notify_one();
+    }
+}
+
+/// A live attach. Dropping it detaches.
+#[derive(uniffi::Object)]
+pub struct AttachHandle {
+    inner: Arc<Inner>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for AttachHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttachHandle")
+            .field("session", &self.inner.session_id)
+            .finish()
+    }
+}
+
+impl AttachHandle {
+    pub(crate) fn new(inner: Arc<Inner>, task: JoinHandle<()>) -> Self {
+        AttachHandle {
+            inner,
+            task: Mutex::new(Some(task)),
+        }
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl AttachHandle {
+    /// Types `data` into the session. A refusal by the agent (read-only
+    /// grant) arrives as `on_notice`; fails with `Network` while not
+    /// connected.
+    pub async fn send_input(&self, data: Vec<u8>) -> Result<(), MobileError> {
+        let live = lock(&self.inner.live).clone();
+        let Some((conn, stream)) = live else {
+            return Err(MobileError::Network {
+                message: "not connected".into(),
+            });
+        };
+        conn.send_input(stream, &data).await?;
+        Ok(())
+    }
+
+    /// Ends the stream. The listener gets `on_state(Detached)` (unless the
+    /// attach had already ended) before this returns.
+    pub async fn detach(&self) {
+        self.inner.request_stop();
+        let task = lock(&self.task).take();
+        if let Some(mut task) = task {
+            if tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+
+    /// The transcript offset right after the last byte delivered to the
+    /// listener (where a resume continues); 0 before any.
+    pub fn last_offset(&self) -> u64 {
+        self.inner.next_offset().unwrap_or(0)
+    }
+
+    /// The session this handle streams.
+    pub fn session_id(&self) -> String {
+        self.inner.session_id.clone()
+    }
+}
+
+impl Drop for AttachHandle {
+    fn drop(&mut self) {
+        self.inner.request_stop();
+    }
+}

@@ -1,0 +1,215 @@
+"""The dd-mobile core through its generated Python bindings (UniFFI), against
+a real agent: parse, redeem, list, attach, input, denials, revocation,
+detach, read-only, expired links, forget."""
+
+import asyncio
+import json
+import threading
+import time
+
+import pytest
+
+import dd_mobile as dm
+
+
+class PyStore(dm.SecureStore):
+    """The SecureStore foreign trait over a dict."""
+
+    def __init__(self):
+        self.data = {}
+        self.lock = threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            return self.data.get(key)
+
+    def set(self, key, value):
+        with self.lock:
+            self.data[key] = bytes(value)
+
+    def delete(self, key):
+        with self.lock:
+            self.data.pop(key, None)
+
+    def list(self, prefix):
+        with self.lock:
+            return sorted(k for k in self.data if k.startswith(prefix))
+
+
+class Collector(dm.SessionListener):
+    """A SessionListener that records everything (called from Rust threads)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.output = bytearray()
+        self.states = []
+        self.notices = []
+        self.metas = []
+        self.snapshots = 0
+
+    def on_snapshot(self, offset, rows, cols, data):
+        with self.lock:
+            self.snapshots += 1
+            self.output += data
+
+    def on_output(self, offset, data):
+        with self.lock:
+            self.output += data
+
+    def on_meta(self, meta):
+        with self.lock:
+            self.metas.append(meta)
+
+    def on_state(self, state):
+        with self.lock:
+            self.states.append(state)
+
+    def on_notice(self, code, message):
+        with self.lock:
+            self.notices.append((code, message))
+
+    def wait(self, pred, secs=10.0, what="condition"):
+        deadline = time.time() + secs
+        while time.time() < deadline:
+            with self.lock:
+                if pred(self):
+                    return
+            time.sleep(0.02)
+        raise AssertionError(
+            f"timed out waiting for {what}: states={self.states} notices={self.notices} "
+            f"output={bytes(self.output)[-300:]!r}"
+        )
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def link_of(owner, session, *extra):
+    return owner.pair(session, *extra)["link"]
+
+
+def test_parse_link(owner, session):
+    link = link_of(owner, session)
+    offer = dm.parse_link(link)
+    assert offer.agent_url == owner.url
+    assert offer.session_id == session
+    assert offer.read_only is False
+    assert offer.expires_at > time.time()
+    with pytest.raises(dm.MobileError.NotDdLink):
+        dm.parse_link("https://example.com/")
+    with pytest.raises(dm.MobileError.InvalidLink):
+        dm.parse_link(link.split("#")[0])
+    assert dm.core_version()
+
+
+def test_redeem_attach_input_denial_revoke(owner, session):
+    store = PyStore()
+    comp = dm.Companion(store)
+    cred = run(comp.redeem(link_of(owner, session), "py-phone"))
+    assert cred.session_id == session
+    assert cred.grant_id.startswith("g_")
+    assert cred.agent_url == owner.url
+    assert cred.agent_key == owner.agent_key
+    assert cred.read_only is False
+    assert "input" in cred.ops
+    assert cred.session_name == "sh"
+    # Stored under cred/<session>, with its own private key.
+    assert store.list("") == [f"cred/{session}"]
+    stored = json.loads(store.data[f"cred/{session}"])
+    assert len(stored["private_key"]) == 43
+    creds = comp.list_credentials()
+    assert [c.grant_id for c in creds] == [cred.grant_id]
+
+    meta = run(comp.session_meta(session))
+    assert meta.id == session and meta.status == "running"
+
+    listener = Collector()
+
+    async def attach_and_type():
+        handle = await comp.attach(session, dm.ResumeFrom.SCREEN(), listener)
+        assert handle.session_id() == session
+        await handle.send_input(b"echo ffi-$((6*7))\r")
+        return handle
+
+    handle = run(attach_and_type())
+    listener.wait(lambda l: b"ffi-42" in l.output, what="ffi-42")
+    assert listener.states[0].is_connecting() and listener.states[1].is_live()
+    assert listener.metas and listener.metas[0].id == session
+    assert handle.last_offset() > 0
+
+    with pytest.raises(dm.MobileError.Denied) as denied:
+        run(comp.call(session, "session.list", "{}"))
+    assert denied.value.code == "forbidden"
+    with pytest.raises(dm.MobileError.Denied) as denied:
+        run(comp.call(session, "session.resize", json.dumps({"session": session, "rows": 5, "cols": 5})))
+    assert denied.value.code == "forbidden"
+    result = json.loads(run(comp.call(session, "session.meta", json.dumps({"session": session}))))
+    assert result["id"] == session
+
+    owner.client("session", "revoke", session, cred.grant_id)
+    listener.wait(lambda l: l.states and l.states[-1].is_revoked(), secs=5, what="Revoked")
+    with pytest.raises(dm.MobileError.Denied) as denied:
+        run(comp.session_meta(session))
+    assert denied.value.code == "revoked"
+    # forget is best effort once revoked, and deletes the credential.
+    run(comp.forget(session))
+    assert comp.list_credentials() == []
+    with pytest.raises(dm.MobileError.NotFound):
+        run(comp.forget(session))
+
+
+def test_detach(owner, session):
+    comp = dm.Companion(PyStore())
+    run(comp.redeem(link_of(owner, session), "py-phone-2"))
+    listener = Collector()
+
+    async def attach_then_detach():
+        handle = await comp.attach(session, dm.ResumeFrom.START(), listener)
+        await handle.detach()
+        return handle
+
+    run(attach_then_detach())
+    listener.wait(lambda l: l.states and l.states[-1].is_detached(), secs=5, what="Detached")
+    assert sum(1 for s in listener.states if s.is_detached()) == 1
+
+
+def test_read_only(owner, session):
+    comp = dm.Companion(PyStore())
+    cred = run(comp.redeem(link_of(owner, session, "--read-only"), "py-ro"))
+    assert cred.read_only is True
+    assert "input" not in cred.ops
+    listener = Collector()
+
+    async def attach_and_try():
+        handle = await comp.attach(session, dm.ResumeFrom.SCREEN(), listener)
+        await handle.send_input(b"echo nope\r")
+        return handle
+
+    handle = run(attach_and_try())
+    listener.wait(lambda l: any(c == "forbidden" for c, _ in l.notices), what="forbidden notice")
+    with pytest.raises(dm.MobileError.Denied) as denied:
+        run(comp.call(session, "session.input", json.dumps({"session": session, "data": "eA"})))
+    assert denied.value.code == "forbidden"
+    run(handle.detach())
+
+
+def test_expired_link(owner, session):
+    link = link_of(owner, session, "--ttl", "1s")
+    time.sleep(1.5)
+    with pytest.raises(dm.MobileError.LinkExpired):
+        dm.parse_link(link)
+    comp = dm.Companion(PyStore())
+    with pytest.raises((dm.MobileError.LinkExpired, dm.MobileError.Denied)) as err:
+        run(comp.redeem(link, "late"))
+    if isinstance(err.value, dm.MobileError.Denied):
+        assert err.value.code.startswith("token_")
+    assert comp.list_credentials() == []
+
+
+def test_used_token_is_denied(owner, session):
+    link = link_of(owner, session)
+    run(dm.Companion(PyStore()).redeem(link, "first"))
+    with pytest.raises(dm.MobileError.Denied) as denied:
+        run(dm.Companion(PyStore()).redeem(link, "second"))
+    assert denied.value.code == "token_used"
