@@ -8,7 +8,7 @@ use std::time::Duration;
 #[test]
 fn enroll_create_send_and_watch_until() {
     let dir = tempfile::tempdir().unwrap();
-    let agent = Agent::start(&dir.path().join("state"));
+    let agent = Agent::start_on(&dir.path().join("state"));
     let c = Client::new();
     c.enroll(&agent);
     let id = c.new_session(&["sh"]);
@@ -60,7 +60,7 @@ fn enroll_create_send_and_watch_until() {
 #[test]
 fn used_expired_and_unknown_keys_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let agent = Agent::start(&dir.path().join("state"));
+    let agent = Agent::start_on(&dir.path().join("state"));
 
     let link = agent.enroll_link("5m");
     Client::new().ok(&["enroll", &link]);
@@ -81,7 +81,7 @@ fn used_expired_and_unknown_keys_are_refused() {
         stranger.home.path().join("profile.json"),
         serde_json::json!({
             "agent_url": agent.url,
-            "agent_key": agent.agent_key,
+            "agent_key": agent.key_b64(),
             "device_id": "d_forged",
             "label": "forged",
         })
@@ -106,8 +106,8 @@ fn used_expired_and_unknown_keys_are_refused() {
 fn agent_restart_keeps_key_owner_and_transcript() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let mut agent = Agent::start(&state);
-    let key = agent.agent_key.clone();
+    let mut agent = Agent::start_on(&state);
+    let key = agent.key_b64();
     let c = Client::new();
     c.enroll(&agent);
     let id = c.new_session(&["sh", "-c", "echo persisted-$((1+1)); sleep 30"]);
@@ -125,8 +125,8 @@ fn agent_restart_keeps_key_owner_and_transcript() {
     agent.stop();
     drop(agent);
 
-    let agent = Agent::start(&state);
-    assert_eq!(agent.agent_key, key);
+    let agent = Agent::start_on(&state);
+    assert_eq!(agent.key_b64(), key);
     // The agent may listen on another port now.
     let profile = c.home.path().join("profile.json");
     let mut p: serde_json::Value =
@@ -161,7 +161,7 @@ fn agent_restart_keeps_key_owner_and_transcript() {
 #[test]
 fn pair_mobile_json_and_grants() {
     let dir = tempfile::tempdir().unwrap();
-    let agent = Agent::start(&dir.path().join("state"));
+    let agent = Agent::start_on(&dir.path().join("state"));
     let c = Client::new();
     c.enroll(&agent);
     let id = c.new_session(&["sh"]);

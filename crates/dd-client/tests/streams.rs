@@ -39,7 +39,7 @@ async fn read_until(s: &mut AttachStream, needle: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_clients_see_the_same_output_and_detach_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let agent = Agent::start(&dir.path().join("state"));
+    let agent = Agent::start_on(&dir.path().join("state"));
     let c = Client::new();
     c.enroll(&agent);
     let id = c.new_session(&["sh"]);
@@ -108,7 +108,7 @@ async fn collect(s: &mut AttachStream, start: u64, stop_after: Option<usize>) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_after_disconnect_loses_and_repeats_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let agent = Agent::start(&dir.path().join("state"));
+    let agent = Agent::start_on(&dir.path().join("state"));
     let c = Client::new();
     c.enroll(&agent);
     const TOTAL: usize = 20_000_000;

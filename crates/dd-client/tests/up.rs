@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{agent_bin, Client};
+use common::Client;
+use dd_testkit::agent_bin;
 
 /// Kills the background agent `up` started (by its pid) on drop.
 struct Pid(Option<u32>);

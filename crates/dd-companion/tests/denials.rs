@@ -69,7 +69,7 @@ fn wrong_agent_key_fails_the_handshake() {
     let s = w.shell();
     let l = link(&w, &s, &[]);
     let wrong = dd_proto::keys::encode_key(&[0x42; 32]);
-    let bad = l.replace(&w.agent.agent_key, &wrong);
+    let bad = l.replace(&w.agent.key_b64(), &wrong);
     assert_ne!(bad, l);
     let (code, err) = failure(&w.run(&["join", &bad]));
     assert_eq!(code, 1, "{err}");

@@ -123,6 +123,11 @@ impl AgentProc {
         }
     }
 
+    /// Its static key, base64url (as in links and JSON).
+    pub fn key_b64(&self) -> String {
+        dd_proto::keys::encode_key(&self.key)
+    }
+
     /// The agent's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

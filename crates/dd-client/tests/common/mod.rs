@@ -3,11 +3,8 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 
 use dd_client_core::dd_proto::keys::decode_key;
 use dd_client_core::dd_proto::noise::StaticKeypair;
@@ -18,112 +15,7 @@ pub fn client_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_dd-client"))
 }
 
-/// The dd-agent binary next to it, built once if missing.
-pub fn agent_bin() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let p = client_bin().parent().unwrap().join("dd-agent");
-            if !p.is_file() {
-                let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-                let st = Command::new(cargo)
-                    .args(["build", "-p", "dd-agent"])
-                    .status()
-                    .expect("run cargo build -p dd-agent");
-                assert!(st.success(), "cargo build -p dd-agent failed");
-            }
-            assert!(p.is_file(), "no dd-agent at {}", p.display());
-            p
-        })
-        .clone()
-}
-
-/// A running agent.
-pub struct Agent {
-    child: Child,
-    /// Its base URL.
-    pub url: String,
-    /// Its static key (base64url).
-    pub agent_key: String,
-    /// Its state dir.
-    pub state: PathBuf,
-}
-
-impl Agent {
-    /// Starts `dd-agent serve` on `state` and waits for its JSON line.
-    pub fn start(state: &Path) -> Agent {
-        let log = std::fs::File::create(state.with_extension("stderr.log")).unwrap();
-        let mut child = Command::new(agent_bin())
-            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(state)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("spawn dd-agent");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(l)) = lines.next() {
-                let _ = tx.send(l);
-            }
-            // Keep draining so the agent never blocks on a full pipe.
-            for _ in lines {}
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("dd-agent printed no ready line");
-        let v: serde_json::Value = serde_json::from_str(&line).expect("ready line is JSON");
-        Agent {
-            child,
-            url: v["url"].as_str().unwrap().to_owned(),
-            agent_key: v["agent_key"].as_str().unwrap().to_owned(),
-            state: state.to_owned(),
-        }
-    }
-
-    /// Mints an enrollment link.
-    pub fn enroll_link(&self, ttl: &str) -> String {
-        let out = Command::new(agent_bin())
-            .args(["enroll-link", "--json", "--ttl", ttl, "--state-dir"])
-            .arg(&self.state)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["link"].as_str().unwrap().to_owned()
-    }
-
-    /// Stops the agent (SIGTERM, then SIGKILL after 5 s).
-    pub fn stop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+pub use dd_testkit::AgentProc as Agent;
 
 /// A dd-client with its own config dir.
 pub struct Client {

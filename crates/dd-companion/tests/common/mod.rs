@@ -4,10 +4,10 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The dd-companion binary under test.
@@ -15,111 +15,11 @@ pub fn companion_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_dd-companion"))
 }
 
-/// dd-agent and dd-client next to it, built once if missing.
-fn sibling(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    let dir = companion_bin().parent().unwrap().to_owned();
-    BUILT.get_or_init(|| {
-        if !dir.join("dd-agent").is_file() || !dir.join("dd-client").is_file() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let st = Command::new(cargo)
-                .args(["build", "-p", "dd-agent", "-p", "dd-client"])
-                .status()
-                .expect("run cargo build");
-            assert!(st.success(), "cargo build -p dd-agent -p dd-client failed");
-        }
-    });
-    let p = dir.join(name);
-    assert!(p.is_file(), "no {name} at {}", p.display());
-    p
-}
-
-/// The dd-agent binary.
-pub fn agent_bin() -> PathBuf {
-    sibling("dd-agent")
-}
+pub use dd_testkit::AgentProc as Agent;
 
 /// The dd-client binary.
 pub fn client_bin() -> PathBuf {
-    sibling("dd-client")
-}
-
-/// A running agent.
-pub struct Agent {
-    child: Child,
-    /// Its base URL.
-    pub url: String,
-    /// Its static key (base64url).
-    pub agent_key: String,
-    /// Its state dir.
-    pub state: PathBuf,
-}
-
-impl Agent {
-    /// Starts `dd-agent serve` on `state` and waits for its JSON line.
-    pub fn start(state: &Path) -> Agent {
-        let log = std::fs::File::create(state.with_extension("stderr.log")).unwrap();
-        let mut child = Command::new(agent_bin())
-            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(state)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("spawn dd-agent");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(l)) = lines.next() {
-                let _ = tx.send(l);
-            }
-            for _ in lines {}
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("dd-agent printed no ready line");
-        let v: serde_json::Value = serde_json::from_str(&line).expect("ready line is JSON");
-        Agent {
-            child,
-            url: v["url"].as_str().unwrap().to_owned(),
-            agent_key: v["agent_key"].as_str().unwrap().to_owned(),
-            state: state.to_owned(),
-        }
-    }
-
-    /// Mints an enrollment link.
-    pub fn enroll_link(&self) -> String {
-        let out = Command::new(agent_bin())
-            .args(["enroll-link", "--json", "--state-dir"])
-            .arg(&self.state)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["link"].as_str().unwrap().to_owned()
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    dd_testkit::workspace_bin("dd-client", "dd-client")
 }
 
 /// An agent, an enrolled owner and a companion store, all in one tempdir.
@@ -134,9 +34,9 @@ impl World {
     /// Starts the agent and enrolls the owner.
     pub fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
-        let agent = Agent::start(&dir.path().join("state"));
+        let agent = Agent::start_on(&dir.path().join("state"));
         let w = World { dir, agent };
-        w.owner_ok(&["enroll", &w.agent.enroll_link(), "--label", "desk"]);
+        w.owner_ok(&["enroll", &w.agent.enroll_link("10m"), "--label", "desk"]);
         w
     }
 
