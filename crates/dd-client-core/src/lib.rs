@@ -25,6 +25,7 @@ mod error;
 mod pump;
 mod stream;
 mod transport;
+pub mod until;
 
 pub use connection::{connect, connect_with, ConnectOptions, Connection};
 pub use error::ClientError;

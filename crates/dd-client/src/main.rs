@@ -17,7 +17,6 @@ mod errors;
 mod escape;
 mod qr;
 mod term;
-mod until;
 
 use std::io::Write;
 

@@ -15,7 +15,6 @@ mod cli;
 mod cmd;
 mod errors;
 mod listener;
-mod until;
 
 use clap::Parser;
 

@@ -10,7 +10,7 @@ use dd_proto::Event;
 
 use super::Ctx;
 use crate::errors::CliError;
-use crate::until::Until;
+use dd_client_core::until::Until;
 
 /// Parses `--from`: `screen`, `start` or a byte offset.
 pub fn parse_from(s: &str) -> Result<Resume, CliError> {

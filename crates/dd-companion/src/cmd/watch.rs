@@ -10,7 +10,7 @@ use dd_mobile::{Companion, ConnectionState, ResumeFrom};
 
 use crate::errors::CliError;
 use crate::listener::{final_error, Forward, Item};
-use crate::until::Until;
+use dd_client_core::until::Until;
 
 fn parse_from(from: &str) -> Result<ResumeFrom, CliError> {
     match from {
