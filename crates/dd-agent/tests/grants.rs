@@ -30,11 +30,15 @@ async fn until_end(s: &mut AttachStream, limit: Duration) -> (EndReason, Vec<u8>
     }
 }
 
-/// Reads until `needle` shows up in the output.
+/// Reads until `needle` shows up in the output (keeping only a short tail,
+/// so long floods stay cheap to scan).
 async fn until_seen(s: &mut AttachStream, needle: &str) {
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen: Vec<u8> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
     while !String::from_utf8_lossy(&seen).contains(needle) {
+        if seen.len() > 4096 {
+            seen.drain(..seen.len() - 1024);
+        }
         match tokio::time::timeout_at(deadline.into(), s.next()).await {
             Ok(Some(StreamItem::Output { data, .. })) => seen.extend_from_slice(&data),
             Ok(Some(StreamItem::Snapshot { data, .. })) => seen.extend_from_slice(&data),
@@ -410,4 +414,64 @@ async fn http_get(base: &str, path: &str) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_cuts_a_companion_that_stopped_reading() {
+    let agent = AgentProc::start();
+    let (own, _) = owner(&agent).await;
+    let s = shell_session(&own).await;
+    let p = pair(&own, &s, json!({})).await;
+    let l = Link::parse_kind(&p.link, LinkKind::Pair).unwrap();
+    // A client whose stream queue holds one item and which never reads it:
+    // its connection stops reading the socket, so the agent's queue fills.
+    let opts = ConnectOptions {
+        stream_queue: 1,
+        stream_stall: Duration::from_secs(3600),
+        ..ConnectOptions::default()
+    };
+    let key = StaticKeypair::generate();
+    let (slow, _) = connect_with(&l.agent_url, &l.agent_key, &key, "slow", opts)
+        .await
+        .unwrap();
+    let g: dd_proto::methods::GrantInfo = serde_json::from_value(
+        slow.call(
+            "pair.redeem",
+            json!({"token": l.token.expose(), "label": "slow"}),
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let _stalled = slow.attach(&s, Resume::Offset { offset: 0 }).await.unwrap();
+    let mut so = own.attach(&s, Resume::Screen).await.unwrap();
+    own.call(
+        "session.input",
+        json!({"session": s, "data": dd_proto::keys::encode_bytes(b"head -c 30000000 /dev/zero | tr '\\\\0' x; echo; echo flood-$((1+1))\r")}),
+    )
+    .await
+    .unwrap();
+    until_seen(&mut so, "flood-2").await;
+
+    let t0 = Instant::now();
+    own.call(
+        "grant.revoke",
+        json!({"session": s, "grant_id": g.grant_id}),
+    )
+    .await
+    .unwrap();
+    loop {
+        let grants = own.call("grant.list", json!({"session": s})).await.unwrap();
+        if grants["grants"][0]["connected"] == 0 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(3),
+            "stalled companion still connected"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The owner's stream was never held up.
+    so.send_input(b"echo owner-ok\r").await.unwrap();
+    until_seen(&mut so, "owner-ok").await;
 }

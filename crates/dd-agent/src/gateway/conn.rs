@@ -17,7 +17,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::dispatch::{self, Handled};
-use super::live::Kill;
 use super::Agent;
 use crate::policy::{self, Principal};
 use crate::util::now_secs;
@@ -51,13 +50,23 @@ pub(crate) struct Conn {
     pub(crate) peer: SocketAddr,
     pub(crate) id: u64,
     pub(crate) out: mpsc::Sender<Out>,
+    /// True once access was revoked: queued sends give up instead of
+    /// waiting on a peer that does not read.
+    pub(crate) revoked: tokio::sync::watch::Receiver<bool>,
     pub(crate) streams: Mutex<HashMap<u64, JoinHandle<()>>>,
 }
 
 impl Conn {
-    /// Queues a message; false when the connection is gone.
+    /// Queues a message; false when the connection is gone, or revoked
+    /// while the queue is full (a peer that stopped reading cannot hold a
+    /// revoked connection open).
     pub(crate) async fn send(&self, m: Message) -> bool {
-        self.out.send(Out::Msg(m)).await.is_ok()
+        let mut revoked = self.revoked.clone();
+        tokio::select! {
+            biased;
+            r = self.out.send(Out::Msg(m)) => r.is_ok(),
+            _ = until_true(&mut revoked) => false,
+        }
     }
 
     /// Who the peer is now (re-read on every request: revocation and expiry
@@ -187,7 +196,7 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
     let (sealer, mut opener) = transport.split();
     let (out_tx, out_rx) = mpsc::channel(OUT_QUEUE);
     let writer = tokio::spawn(writer(sink, sealer, out_rx));
-    let (id, mut kill) = agent.live.add_conn(key);
+    let (id, mut revoked) = agent.live.add_conn(key);
     let mut shutdown = agent.shutdown.clone();
     let conn = Arc::new(Conn {
         agent: agent.clone(),
@@ -195,6 +204,7 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
         peer,
         id,
         out: out_tx,
+        revoked: revoked.clone(),
         streams: Mutex::new(HashMap::new()),
     });
     tracing::debug!(%peer, conn = id, "connected");
@@ -202,8 +212,7 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
     let (end_reason, close_with) = loop {
         tokio::select! {
             biased;
-            k = kill.recv() => {
-                let Some(Kill::Revoked) = k else { continue };
+            _ = until_true(&mut revoked) => {
                 break (EndReason::Revoked, (CLOSE_POLICY, "revoked: access revoked".to_owned()));
             }
             _ = until_true(&mut shutdown) => {
@@ -234,9 +243,20 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
         }
     };
     finish(&conn, end_reason).await;
-    let _ = conn.out.send(Out::Close(close_with.0, close_with.1)).await;
+    // Bounded waits: a peer that stopped reading must not keep us here.
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        conn.out.send(Out::Close(close_with.0, close_with.1)),
+    )
+    .await;
     drop(conn);
-    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    let abort = writer.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(2), writer)
+        .await
+        .is_err()
+    {
+        abort.abort();
+    }
     agent.live.remove_conn(id);
     tracing::debug!(%peer, conn = id, "disconnected");
 }

@@ -5,18 +5,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use dd_proto::message::EndReason;
-use tokio::sync::mpsc;
-
-/// Why a connection is being cut from outside.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kill {
-    /// A grant or device of this key was revoked.
-    Revoked,
-}
+use tokio::sync::{mpsc, watch};
 
 struct ConnEntry {
     key: [u8; 32],
-    kill: mpsc::Sender<Kill>,
+    /// Turns true when the connection's access was revoked.
+    revoked: watch::Sender<bool>,
 }
 
 struct StreamEntry {
@@ -44,14 +38,14 @@ impl Live {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers a connection; returns its id and the channel that tells it
-    /// to die.
-    pub(crate) fn add_conn(&self, key: [u8; 32]) -> (u64, mpsc::Receiver<Kill>) {
-        let (tx, rx) = mpsc::channel(4);
+    /// Registers a connection; returns its id and a flag that turns true
+    /// when its access is revoked.
+    pub(crate) fn add_conn(&self, key: [u8; 32]) -> (u64, watch::Receiver<bool>) {
+        let (tx, rx) = watch::channel(false);
         let mut g = self.lock();
         g.next_id += 1;
         let id = g.next_id;
-        g.conns.insert(id, ConnEntry { key, kill: tx });
+        g.conns.insert(id, ConnEntry { key, revoked: tx });
         (id, rx)
     }
 
@@ -129,7 +123,7 @@ impl Live {
         }
         for (id, c) in &g.conns {
             if key.is_some_and(|k| k == c.key) || conns.contains(id) {
-                let _ = c.kill.try_send(Kill::Revoked);
+                c.revoked.send_replace(true);
             }
         }
     }
