@@ -47,6 +47,13 @@ enum Cmd {
         /// iOS app id (TEAMID.bundle.id) to serve in apple-app-site-association.
         #[arg(long, env = "DD_APPLE_APP_ID")]
         apple_app_id: Option<String>,
+        /// How long output must be quiet before the input-needed heuristic
+        /// looks for a question or menu on the screen (e.g. 1500ms, 2s);
+        /// `0` or `off` turns the heuristic off (BEL and OSC 9/777/99
+        /// notifications still count). Saved in the agent config; default:
+        /// the saved value, else 1.5s.
+        #[arg(long, value_parser = parse_quiet)]
+        prompt_quiet: Option<u64>,
     },
     /// Mint a one-time owner enrollment link (works whether or not the agent
     /// runs; only someone who can read the state dir can do it).
@@ -72,6 +79,29 @@ enum Cmd {
 
 fn parse_duration(s: &str) -> Result<u64, String> {
     dd_proto::duration::parse_secs(s).map_err(|e| e.to_string())
+}
+
+/// `--prompt-quiet`: `off` or `0`, `300ms`, `1.5s`, `1m`, or a bare number
+/// of milliseconds → milliseconds.
+fn parse_quiet(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let bad = || format!("invalid duration {s:?}: write e.g. 1500ms, 1.5s, 2s or off");
+    let ms = if s == "off" {
+        0.0
+    } else if let Some(n) = s.strip_suffix("ms") {
+        n.parse::<f64>().map_err(|_| bad())?
+    } else if let Some(n) = s.strip_suffix('s') {
+        n.parse::<f64>().map_err(|_| bad())? * 1000.0
+    } else if let Some(n) = s.strip_suffix('m') {
+        n.parse::<f64>().map_err(|_| bad())? * 60_000.0
+    } else {
+        s.parse::<f64>().map_err(|_| bad())?
+    };
+    let max = dd_proto::methods::MAX_PROMPT_QUIET_MS;
+    if !ms.is_finite() || !(0.0..=max as f64).contains(&ms) {
+        return Err(format!("{}; at most {}s", bad(), max / 1000));
+    }
+    Ok(ms.round() as u64)
 }
 
 fn default_state_dir() -> PathBuf {
@@ -122,6 +152,7 @@ fn run(cli: Cli) -> Result<()> {
             public_url,
             link_base,
             apple_app_id,
+            prompt_quiet,
         } => {
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(serve(
@@ -131,6 +162,7 @@ fn run(cli: Cli) -> Result<()> {
                     public_url,
                     link_base,
                     apple_app_id,
+                    prompt_quiet_ms: prompt_quiet,
                 },
                 None,
             ))?;
@@ -187,6 +219,29 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_quiet;
+
+    #[test]
+    fn quiet_periods() {
+        for (s, ms) in [
+            ("off", 0),
+            ("0", 0),
+            ("300ms", 300),
+            ("1.5s", 1500),
+            ("2s", 2000),
+            ("1m", 60_000),
+            ("750", 750),
+        ] {
+            assert_eq!(parse_quiet(s), Ok(ms), "{s}");
+        }
+        for s in ["", "fast", "-1s", "11m", "NaNs", "infms", "1h"] {
+            assert!(parse_quiet(s).is_err(), "{s}");
         }
     }
 }

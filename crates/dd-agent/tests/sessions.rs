@@ -477,6 +477,7 @@ async fn corrupt_session_dirs_are_skipped_on_open() {
         title: String::new(),
         end_offset: 0,
         clients: 0,
+        waiting: None,
     };
     std::fs::create_dir_all(dir.join("s_bbbbbbbbbbbb")).unwrap();
     std::fs::write(

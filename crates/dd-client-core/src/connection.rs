@@ -256,25 +256,38 @@ impl Connection {
     /// Attaches to `session`, starting at `resume`. The stream receives
     /// everything the agent sends for it from the moment of the request.
     pub async fn attach(&self, session: &str, resume: Resume) -> Result<AttachStream, ClientError> {
-        let id = self.next_id();
-        let (tx, rx) = mpsc::channel(self.shared.opts.stream_queue.max(1));
-        lock(&self.shared.streams).insert(id, tx);
         let params = serde_json::to_value(Attach {
             session: session.to_owned(),
             resume,
         })
         .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let result = self.call_id(id, methods::SESSION_ATTACH, params).await;
+        self.open_stream(methods::SESSION_ATTACH, params).await
+    }
+
+    /// Subscribes to `session`'s events only (`session.events`): metadata
+    /// changes, `input_needed`, `input_cleared`, `exited`, `end`; no
+    /// output. `attached.session.waiting` is the prompt waiting now.
+    pub async fn events(&self, session: &str) -> Result<AttachStream, ClientError> {
+        let params = serde_json::json!({ "session": session });
+        self.open_stream(methods::SESSION_EVENTS, params).await
+    }
+
+    /// Sends a stream-opening request and wires its stream up.
+    async fn open_stream(&self, method: &str, params: Value) -> Result<AttachStream, ClientError> {
+        let id = self.next_id();
+        let (tx, rx) = mpsc::channel(self.shared.opts.stream_queue.max(1));
+        lock(&self.shared.streams).insert(id, tx);
+        let result = self.call_id(id, method, params).await;
         let attached = result.and_then(|v| {
             serde_json::from_value::<Attached>(v)
-                .map_err(|e| ClientError::Protocol(format!("attach result: {e}")))
+                .map_err(|e| ClientError::Protocol(format!("{method} result: {e}")))
         });
         match attached {
             Ok(a) if a.stream == id => Ok(AttachStream::new(a, rx, self.clone())),
             Ok(a) => {
                 self.shared.remove_stream(id);
                 Err(ClientError::Protocol(format!(
-                    "agent opened stream {} for attach request {id}",
+                    "agent opened stream {} for {method} request {id}",
                     a.stream
                 )))
             }

@@ -24,6 +24,7 @@ fn info() -> SessionInfo {
         title: String::new(),
         end_offset: 0,
         clients: 1,
+        waiting: None,
     }
 }
 

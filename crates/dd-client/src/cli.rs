@@ -98,8 +98,28 @@ pub enum SessionCmd {
         #[arg(last = true)]
         command: Vec<String>,
     },
-    /// List sessions: id, name, command, status, created, attached clients.
+    /// List sessions: id, name, command, status, created, attached
+    /// clients, and whether (and on what) each waits for input.
     List,
+    /// Print a session's input-needed events as they come: prompts that
+    /// wait for an answer (with their likely choices) and their clearing.
+    /// Starts with the prompt waiting now, if any; ends with the session.
+    /// With --json, one JSON event per line.
+    Events {
+        /// Session id.
+        id: String,
+    },
+    /// Answer the prompt a session waits on: send the input of CHOICE
+    /// (a choice's label, its typed key such as `y`, or its 1-based number).
+    Answer {
+        /// Session id.
+        id: String,
+        /// The choice.
+        choice: String,
+        /// Only answer if the waiting prompt is still this one (its seq).
+        #[arg(long)]
+        seq: Option<u64>,
+    },
     /// Attach this terminal to a session. Ctrl-] d detaches, Ctrl-] p shows
     /// a pairing QR for a phone, Ctrl-] Ctrl-] sends a literal Ctrl-].
     Attach {

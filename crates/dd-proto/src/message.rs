@@ -10,7 +10,8 @@
 //! 0x06 Snapshot  stream:u64be || offset:u64be || rows:u16be || cols:u16be || data
 //! ```
 //!
-//! A stream id is the request id of the `session.attach` that opened it.
+//! A stream id is the request id of the `session.attach` (or
+//! `session.events`) that opened it.
 //! `Output.offset` is the byte offset in the session's transcript of the
 //! first byte of `data`; a `Snapshot` is the screen as it stood at `offset`,
 //! as bytes that repaint it on a terminal of `rows` x `cols`.
@@ -19,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::ErrorBody;
-use crate::methods::SessionInfo;
+use crate::methods::{InputNeeded, SessionInfo};
 
 /// Type byte of a request.
 pub const TYPE_REQUEST: u8 = 0x01;
@@ -94,7 +95,8 @@ pub enum Message {
     },
 }
 
-/// Events carried on an attach stream.
+/// Events carried on an attach stream (all of them) and on an events
+/// stream (`meta`, `input_needed`, `input_cleared`, `exited`, `error`, `end`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
@@ -109,6 +111,20 @@ pub enum Event {
         exit_code: Option<i32>,
         /// The transcript length at exit.
         end_offset: u64,
+    },
+    /// The session waits for input: a program asked a question, showed a
+    /// menu or sent a notification. Sent after the output that caused it.
+    /// At most one prompt waits at a time; a new one (higher `seq`) is
+    /// preceded by `input_cleared` for the old one.
+    InputNeeded {
+        /// The prompt.
+        prompt: InputNeeded,
+    },
+    /// The prompt with this `seq` no longer waits: input arrived, the screen
+    /// moved on, or the session ended.
+    InputCleared {
+        /// The cleared prompt's `seq`.
+        seq: u64,
     },
     /// A non-fatal error about this stream, e.g. input refused on a
     /// read-only grant. The stream stays open.
@@ -396,6 +412,28 @@ mod tests {
                 reason: EndReason::Revoked,
                 message: "grant revoked".into(),
             },
+        });
+        round_trip(Message::Event {
+            stream: 4,
+            event: Event::InputNeeded {
+                prompt: crate::methods::InputNeeded {
+                    session: "s_1".into(),
+                    seq: 2,
+                    title: "sh".into(),
+                    body: "Continue?".into(),
+                    prompt: "Continue? [y/N]".into(),
+                    choices: vec![crate::methods::Choice {
+                        label: "y".into(),
+                        input: "eQ0".into(),
+                    }],
+                    at: 1_700_000_000,
+                    source: crate::methods::PromptSource::Heuristic,
+                },
+            },
+        });
+        round_trip(Message::Event {
+            stream: 4,
+            event: Event::InputCleared { seq: 2 },
         });
         round_trip(Message::Snapshot {
             stream: 3,

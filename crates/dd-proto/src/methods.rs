@@ -16,6 +16,9 @@ pub const SESSION_CREATE: &str = "session.create";
 pub const SESSION_META: &str = "session.meta";
 /// `session.attach` [`Attach`] → [`Attached`]; then stream messages.
 pub const SESSION_ATTACH: &str = "session.attach";
+/// `session.events` [`SessionRef`] → [`Attached`]; then event messages
+/// (no output) on the stream whose id is the request id.
+pub const SESSION_EVENTS: &str = "session.events";
 /// `session.input` [`SendInput`] → `{}`.
 pub const SESSION_INPUT: &str = "session.input";
 /// `session.resize` [`Resize`] → `{}`. Owner only.
@@ -55,6 +58,7 @@ pub const ALL_METHODS: &[&str] = &[
     SESSION_CREATE,
     SESSION_META,
     SESSION_ATTACH,
+    SESSION_EVENTS,
     SESSION_INPUT,
     SESSION_RESIZE,
     SESSION_DETACH,
@@ -146,6 +150,108 @@ pub struct SessionInfo {
     pub end_offset: u64,
     /// Attach streams open on it now.
     pub clients: u32,
+    /// The prompt the session waits on, if any (see [`InputNeeded`]).
+    #[serde(default)]
+    pub waiting: Option<Box<InputNeeded>>,
+}
+
+/// What raised an [`InputNeeded`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptSource {
+    /// A BEL (`0x07`) outside any escape sequence.
+    Bel,
+    /// An OSC 9 notification (`ESC ] 9 ; text BEL`).
+    Osc9,
+    /// An OSC 777 notification (`ESC ] 777 ; notify ; title ; body BEL`).
+    Osc777,
+    /// An OSC 99 (kitty) notification.
+    Osc99,
+    /// Quiet output with the screen ending in a question or menu.
+    Heuristic,
+    /// A source this version does not know (sent by a newer agent).
+    #[serde(other)]
+    Other,
+}
+
+/// One likely answer to a prompt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    /// What to show on the button (`Yes`, `No`, `Continue`, a menu item).
+    pub label: String,
+    /// The bytes to send as input to choose it, base64url
+    /// ([`crate::keys::encode_bytes`]); e.g. `y\r`, or arrow keys and `\r`.
+    pub input: String,
+}
+
+impl Choice {
+    /// A choice sending `bytes`.
+    pub fn new(label: impl Into<String>, bytes: &[u8]) -> Choice {
+        Choice {
+            label: label.into(),
+            input: crate::keys::encode_bytes(bytes),
+        }
+    }
+
+    /// The bytes to send, or `None` if `input` is not valid base64url.
+    pub fn bytes(&self) -> Option<Vec<u8>> {
+        crate::keys::decode_bytes(&self.input)
+    }
+}
+
+/// A session waits for input: what the `input_needed` event and
+/// [`SessionInfo::waiting`] carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputNeeded {
+    /// The session id.
+    pub session: String,
+    /// Per-session sequence number of this prompt (1, 2, ...); the matching
+    /// `input_cleared` names it.
+    pub seq: u64,
+    /// A headline: the notification's title (OSC 777/99), else the
+    /// session's terminal title, else its name.
+    pub title: String,
+    /// The notification text: the OSC 9/777/99 body; for the heuristic the
+    /// question line; for BEL the last non-empty screen line.
+    pub body: String,
+    /// The last non-empty lines of the screen (at most 10, box borders
+    /// removed), joined by `\n`.
+    pub prompt: String,
+    /// Likely answers, in screen order (may be empty: answer by typing).
+    #[serde(default)]
+    pub choices: Vec<Choice>,
+    /// When it was raised (Unix seconds).
+    pub at: i64,
+    /// What raised it.
+    pub source: PromptSource,
+}
+
+impl InputNeeded {
+    /// The choice named by `answer`: a label (case-insensitive), the
+    /// choice's input text without its final Enter (`y`), or a 1-based
+    /// index (`1`), tried in that order.
+    pub fn find_choice(&self, answer: &str) -> Option<&Choice> {
+        let a = answer.trim();
+        if let Some(c) = self
+            .choices
+            .iter()
+            .find(|c| c.label.eq_ignore_ascii_case(a))
+        {
+            return Some(c);
+        }
+        let typed = |c: &&Choice| {
+            c.bytes()
+                .map(|b| b.strip_suffix(b"\r").map(<[u8]>::to_vec).unwrap_or(b))
+                .is_some_and(|b| !b.is_empty() && b.eq_ignore_ascii_case(a.as_bytes()))
+        };
+        if let Some(c) = self.choices.iter().find(typed) {
+            return Some(c);
+        }
+        a.parse::<usize>()
+            .ok()
+            .and_then(|i| i.checked_sub(1))
+            .and_then(|i| self.choices.get(i))
+    }
 }
 
 /// `session.list` result.
@@ -315,6 +421,28 @@ pub struct AgentConfig {
     /// The public base for universal links (`https://dd.example.com`), if set.
     #[serde(default)]
     pub public_link_base: Option<String>,
+    /// How long output must be quiet before the input-needed heuristic
+    /// looks at the screen, milliseconds (0 turns the heuristic off).
+    #[serde(default = "default_prompt_quiet_ms")]
+    pub prompt_quiet_ms: u64,
+    /// Whether the input-needed heuristic runs at all (explicit signals —
+    /// BEL, OSC 9/777/99 — are always on).
+    #[serde(default = "default_true")]
+    pub prompt_heuristic: bool,
+}
+
+/// The default [`AgentConfig::prompt_quiet_ms`].
+pub const DEFAULT_PROMPT_QUIET_MS: u64 = 1500;
+
+/// The largest [`AgentConfig::prompt_quiet_ms`] accepted (10 minutes).
+pub const MAX_PROMPT_QUIET_MS: u64 = 600_000;
+
+fn default_prompt_quiet_ms() -> u64 {
+    DEFAULT_PROMPT_QUIET_MS
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// `agent.config.set` parameters: the fields to change.
@@ -332,6 +460,12 @@ pub struct AgentConfigPatch {
     /// New longest grant lifetime.
     #[serde(default)]
     pub grant_max_ttl_secs: Option<u64>,
+    /// New input-needed quiet period, ms (0 turns the heuristic off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_quiet_ms: Option<u64>,
+    /// Turn the input-needed heuristic on or off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_heuristic: Option<bool>,
 }
 
 /// `pair.create` parameters.
@@ -520,4 +654,75 @@ pub struct Health {
     pub agent_key: String,
     /// The agent's version.
     pub agent_version: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn prompt() -> InputNeeded {
+        InputNeeded {
+            session: "s_1".into(),
+            seq: 1,
+            title: "t".into(),
+            body: "Continue?".into(),
+            prompt: "Continue? [y/N]".into(),
+            choices: vec![Choice::new("Yes", b"y\r"), Choice::new("No", b"n\r")],
+            at: 1,
+            source: PromptSource::Heuristic,
+        }
+    }
+
+    #[test]
+    fn choices_are_found_by_label_input_or_index() {
+        let p = prompt();
+        assert_eq!(p.find_choice("yes").unwrap().label, "Yes");
+        assert_eq!(p.find_choice("n").unwrap().label, "No");
+        assert_eq!(p.find_choice(" 2 ").unwrap().label, "No");
+        assert_eq!(p.find_choice("1").unwrap().bytes().unwrap(), b"y\r");
+        for missing in ["0", "3", "maybe", "", "-1", "99999999999999999999999"] {
+            assert!(p.find_choice(missing).is_none(), "{missing:?}");
+        }
+        let bad = Choice {
+            label: "x".into(),
+            input: "!!".into(),
+        };
+        assert_eq!(bad.bytes(), None);
+    }
+
+    #[test]
+    fn wire_shapes() {
+        let v = serde_json::to_value(prompt()).unwrap();
+        assert_eq!(v["source"], "heuristic");
+        assert_eq!(v["choices"][0], json!({"label": "Yes", "input": "eQ0"}));
+        // Unknown sources from a newer agent still decode.
+        let mut v2 = v.clone();
+        v2["source"] = json!("osc1337");
+        let p: InputNeeded = serde_json::from_value(v2).unwrap();
+        assert_eq!(p.source, PromptSource::Other);
+        for (s, want) in [
+            (PromptSource::Bel, "bel"),
+            (PromptSource::Osc9, "osc9"),
+            (PromptSource::Osc777, "osc777"),
+            (PromptSource::Osc99, "osc99"),
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), want);
+        }
+        // Old peers' SessionInfo and AgentConfig (no new fields) still decode.
+        let info: SessionInfo = serde_json::from_value(json!({
+            "id": "s_1", "name": "sh", "command": ["sh"], "cwd": "/",
+            "status": "running", "created_at": 1, "rows": 24, "cols": 80,
+            "end_offset": 0, "clients": 0
+        }))
+        .unwrap();
+        assert_eq!(info.waiting, None);
+        let cfg: AgentConfig = serde_json::from_value(json!({
+            "pair_token_ttl_secs": 1, "pair_token_max_ttl_secs": 2,
+            "grant_ttl_secs": 3, "grant_max_ttl_secs": 4
+        }))
+        .unwrap();
+        assert_eq!(cfg.prompt_quiet_ms, DEFAULT_PROMPT_QUIET_MS);
+        assert!(cfg.prompt_heuristic);
+    }
 }

@@ -111,8 +111,8 @@ pub(crate) async fn handle(conn: &Arc<Conn>, id: u64, method: &str, params: Valu
         Some(g) => format!("grant:{}", g.grant_id),
         None => principal.actor(),
     };
-    if method == m::SESSION_ATTACH {
-        return match attach(conn, id, params, &scope, &actor, now).await {
+    if method == m::SESSION_ATTACH || method == m::SESSION_EVENTS {
+        return match attach(conn, id, method, params, &scope, &actor, now).await {
             Ok(()) => Handled::Sent,
             Err(e) => Handled::Reply(Err(e)),
         };
@@ -120,19 +120,30 @@ pub(crate) async fn handle(conn: &Arc<Conn>, id: u64, method: &str, params: Valu
     Handled::Reply(run(conn, method, params, &actor, now).await)
 }
 
-/// `session.attach`: queues the response itself, then starts the stream, so
-/// the client sees the response before the stream's first message.
+/// `session.attach` and `session.events`: queues the response itself, then
+/// starts the stream, so the client sees the response before the stream's
+/// first message.
 async fn attach(
     conn: &Arc<Conn>,
     id: u64,
+    method: &str,
     p: Value,
     scope: &Scope,
     actor: &str,
     now: i64,
 ) -> Result<(), ErrorBody> {
-    let r: m::Attach = params(p)?;
-    let s = session(conn, &r.session)?;
-    let sub = s.attach(r.resume).map_err(session_err)?;
+    let (r, s, sub) = if method == m::SESSION_EVENTS {
+        let r: m::SessionRef = params(p)?;
+        let s = session(conn, &r.session)?;
+        let sub = s.events();
+        (r, s, sub)
+    } else {
+        let r: m::Attach = params(p)?;
+        let s = session(conn, &r.session)?;
+        let sub = s.attach(r.resume).map_err(session_err)?;
+        let r = m::SessionRef { session: r.session };
+        (r, s, sub)
+    };
     let attached = Attached {
         stream: id,
         session: s.info(),
@@ -143,7 +154,7 @@ async fn attach(
             "grant_attached",
             actor,
             Some(&r.session),
-            &format!("stream {id} from {}", conn.peer),
+            &format!("{method} stream {id} from {}", conn.peer),
             now,
         );
     }
@@ -285,6 +296,10 @@ async fn run(
         m::AGENT_CONFIG_SET => {
             let patch: m::AgentConfigPatch = params(p)?;
             let cfg = store.set_config(&patch).map_err(store_err)?;
+            agent
+                .sessions
+                .prompt_settings()
+                .set(cfg.prompt_quiet_ms, cfg.prompt_heuristic);
             store.audit(
                 "config_changed",
                 actor,

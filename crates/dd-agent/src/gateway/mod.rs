@@ -40,6 +40,9 @@ pub struct ServeOptions {
     pub link_base: Option<String>,
     /// The iOS app id (`TEAMID.bundle.id`) served in apple-app-site-association.
     pub apple_app_id: Option<String>,
+    /// The input-needed quiet period to store in the agent config (ms; 0
+    /// turns the heuristic off); `None` keeps the stored one.
+    pub prompt_quiet_ms: Option<u64>,
 }
 
 /// Errors starting the agent.
@@ -117,7 +120,18 @@ pub async fn serve(
     if let Some(base) = &opts.link_base {
         store.set_public_link_base(Some(base.trim_end_matches('/').to_owned()))?;
     }
+    if let Some(ms) = opts.prompt_quiet_ms {
+        store.set_config(&dd_proto::methods::AgentConfigPatch {
+            prompt_quiet_ms: Some(ms),
+            prompt_heuristic: Some(ms > 0),
+            ..Default::default()
+        })?;
+    }
+    let cfg = store.config()?;
     let sessions = SessionManager::open(state.root())?;
+    sessions
+        .prompt_settings()
+        .set(cfg.prompt_quiet_ms, cfg.prompt_heuristic);
     let listener = TcpListener::bind(opts.listen).await?;
     let addr = listener.local_addr()?;
     let public_url = opts

@@ -1,4 +1,4 @@
-//! Attach streams: one task per stream pulls from the session's
+//! Attach and events streams: one task per stream pulls from the session's
 //! subscription and queues messages for the connection's writer.
 //!
 //! The subscription reads the transcript at the stream's own pace, so a slow
@@ -78,6 +78,14 @@ async fn run(conn: Arc<Conn>, mut s: StreamStart, mut stop: mpsc::Receiver<EndRe
                 Some(StreamItem::Meta(session)) => Message::Event {
                     stream: id,
                     event: Event::Meta { session },
+                },
+                Some(StreamItem::InputNeeded(prompt)) => Message::Event {
+                    stream: id,
+                    event: Event::InputNeeded { prompt },
+                },
+                Some(StreamItem::InputCleared(seq)) => Message::Event {
+                    stream: id,
+                    event: Event::InputCleared { seq },
                 },
                 Some(StreamItem::Exited { exit_code, end_offset }) => {
                     conn.send(Message::Event {

@@ -15,6 +15,8 @@ pub enum Operation {
     SessionMeta,
     /// `session.attach`.
     SessionAttach,
+    /// `session.events`.
+    SessionEvents,
     /// `session.input`.
     SessionInput,
     /// `session.resize`.
@@ -145,6 +147,7 @@ pub const CAPABILITIES: &[Capability] = {
         owner_only(O::SessionCreate, m::SESSION_CREATE),
         companion(O::SessionMeta, m::SESSION_META, OwnSession, OwnSession),
         companion(O::SessionAttach, m::SESSION_ATTACH, OwnSession, OwnSession),
+        companion(O::SessionEvents, m::SESSION_EVENTS, OwnSession, OwnSession),
         companion(
             O::SessionInput,
             m::SESSION_INPUT,

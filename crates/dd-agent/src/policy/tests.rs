@@ -44,6 +44,7 @@ const ALL_OPS: &[Operation] = &[
     O::SessionCreate,
     O::SessionMeta,
     O::SessionAttach,
+    O::SessionEvents,
     O::SessionInput,
     O::SessionResize,
     O::SessionDetach,
@@ -71,7 +72,11 @@ type Want = Result<bool, ErrorCode>;
 fn expected(kind: &str, op: Operation) -> Want {
     let own_session = matches!(
         op,
-        O::SessionMeta | O::SessionAttach | O::SessionDetach | O::GrantRevoke { own: true }
+        O::SessionMeta
+            | O::SessionAttach
+            | O::SessionEvents
+            | O::SessionDetach
+            | O::GrantRevoke { own: true }
     );
     match kind {
         "owner" => Ok(true),
@@ -95,6 +100,7 @@ fn expected(kind: &str, op: Operation) -> Want {
             O::SessionInput
             | O::SessionMeta
             | O::SessionAttach
+            | O::SessionEvents
             | O::SessionDetach
             | O::GrantRevoke { own: true } => Err(if kind == "revoked" {
                 C::Revoked

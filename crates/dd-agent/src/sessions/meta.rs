@@ -17,6 +17,8 @@ pub(crate) const TRANSCRIPT_FILE: &str = "transcript";
 pub(crate) fn write(dir: &Path, info: &SessionInfo) -> std::io::Result<()> {
     let mut info = info.clone();
     info.clients = 0;
+    // A prompt never outlives the agent: a reloaded session is not running.
+    info.waiting = None;
     let json = serde_json::to_vec_pretty(&info).map_err(std::io::Error::other)?;
     let tmp = dir.join("meta.json.tmp");
     let mut f = fs::OpenOptions::new()
@@ -56,6 +58,7 @@ mod tests {
             title: String::new(),
             end_offset: 5,
             clients: 3,
+            waiting: None,
         }
     }
 

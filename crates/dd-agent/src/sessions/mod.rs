@@ -21,14 +21,18 @@
 //! When the agent starts again, sessions that were running are marked
 //! `lost`; their transcripts stay readable.
 
+mod detect;
 mod error;
+mod heuristic;
 mod meta;
 mod pty;
 mod screen;
 mod session;
+mod signals;
 mod stream;
 mod tail;
 
+pub use detect::PromptSettings;
 pub use error::SessionError;
 pub use session::Session;
 pub use stream::{StreamItem, Subscription};
@@ -55,6 +59,7 @@ pub struct SessionManager {
     dir: PathBuf,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     seq: AtomicU64,
+    prompts: Arc<PromptSettings>,
 }
 
 impl SessionManager {
@@ -83,8 +88,10 @@ impl SessionManager {
         loaded.sort_by(|a, b| {
             (a.fixed.created_at, &a.fixed.id).cmp(&(b.fixed.created_at, &b.fixed.id))
         });
+        let prompts = Arc::new(PromptSettings::default());
         let mut sessions = HashMap::new();
         for (seq, mut s) in loaded.into_iter().enumerate() {
+            s.prompt_settings = Arc::clone(&prompts);
             s.seq = seq as u64;
             sessions.insert(s.fixed.id.clone(), Arc::new(s));
         }
@@ -92,7 +99,13 @@ impl SessionManager {
             dir,
             seq: AtomicU64::new(sessions.len() as u64),
             sessions: Mutex::new(sessions),
+            prompts,
         }))
+    }
+
+    /// The input-needed detection settings every session uses.
+    pub fn prompt_settings(&self) -> &Arc<PromptSettings> {
+        &self.prompts
     }
 
     /// Starts a new session on a fresh PTY.
@@ -159,6 +172,7 @@ impl SessionManager {
         let state = new_state(Tail::new(0), rows, cols, SessionStatus::Running);
         let mut session = new_session(fixed, dir, state, reader);
         session.seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        session.prompt_settings = Arc::clone(&self.prompts);
         let session = Arc::new(session);
         session.persist(&session.info());
         lock(&self.sessions).insert(id, Arc::clone(&session));
@@ -243,6 +257,7 @@ fn new_state(tail: Tail, rows: u16, cols: u16, status: SessionStatus) -> State {
         meta_gen: 0,
         meta_offset: 0,
         closing: false,
+        prompts: detect::Prompts::new(),
     }
 }
 
@@ -256,6 +271,7 @@ fn new_session(fixed: Fixed, dir: PathBuf, state: State, transcript: fs::File) -
         clients: AtomicU32::new(0),
         transcript: Arc::new(transcript),
         control: Mutex::new(None),
+        prompt_settings: Arc::default(),
     }
 }
 

@@ -114,8 +114,9 @@ async fn write_loop(mut pty: OwnedWritePty, mut rx: mpsc::Receiver<Vec<u8>>) {
 }
 
 /// Reads the PTY until it closes (or the drain after the child's exit runs
-/// out), appending each read to the transcript and publishing it. Never
-/// waits for a subscriber. Returns the child's exit code.
+/// out), appending each read to the transcript and publishing it, and
+/// tells the session when output has gone quiet (input-needed detection).
+/// Never waits for a subscriber. Returns the child's exit code.
 async fn read_loop(
     session: &Session,
     mut child: Child,
@@ -128,12 +129,18 @@ async fn read_loop(
     let mut write_failed = false;
     loop {
         buf.reserve(READ_BUF);
+        let quiet_at = session.quiet_deadline();
         let result = match deadline {
             None => tokio::select! {
                 r = read.read_buf(&mut buf) => r,
                 st = child.wait() => {
                     status = Some(st);
                     deadline = Some(tokio::time::Instant::now() + DRAIN);
+                    continue;
+                }
+                _ = tokio::time::sleep_until(quiet_at.unwrap_or_else(tokio::time::Instant::now)),
+                    if quiet_at.is_some() => {
+                    session.quiet_tick();
                     continue;
                 }
             },

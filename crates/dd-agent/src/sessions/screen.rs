@@ -1,17 +1,45 @@
 //! The terminal screen model: a vt100 parser fed with every output byte, so
-//! a late joiner can be sent the current screen at once.
+//! a late joiner can be sent the current screen at once, and so prompts are
+//! recognized on the screen rather than in raw bytes.
+
+use super::signals::{self, Signal};
 
 /// Longest title kept, in characters; longer titles are cut.
 const MAX_TITLE_CHARS: usize = 256;
 
-/// Collects the window title the program sets (OSC 0 / OSC 2).
+/// Most notification signals kept from one chunk of output.
+const MAX_SIGNALS: usize = 8;
+
+/// Collects the window title the program sets (OSC 0 / OSC 2) and the
+/// notification signals it sends (BEL, OSC 9 / 777 / 99).
 #[derive(Default)]
 struct TitleCallbacks {
     title: String,
     changed: bool,
+    signals: Vec<Signal>,
+    kitty: signals::KittyAssembler,
+}
+
+impl TitleCallbacks {
+    fn push(&mut self, s: Signal) {
+        // Consecutive identical signals (a bell rung ten times) count once.
+        if self.signals.len() < MAX_SIGNALS && self.signals.last() != Some(&s) {
+            self.signals.push(s);
+        }
+    }
 }
 
 impl vt100::Callbacks for TitleCallbacks {
+    fn audible_bell(&mut self, _: &mut vt100::Screen) {
+        self.push(Signal::Bel);
+    }
+
+    fn unhandled_osc(&mut self, _: &mut vt100::Screen, params: &[&[u8]]) {
+        if let Some(s) = signals::from_osc(params, &mut self.kitty) {
+            self.push(s);
+        }
+    }
+
     fn set_window_title(&mut self, _: &mut vt100::Screen, title: &[u8]) {
         let title: String = String::from_utf8_lossy(title)
             .chars()
@@ -53,6 +81,23 @@ impl Screen {
     /// The title the program set, or empty.
     pub(crate) fn title(&self) -> &str {
         &self.parser.callbacks().title
+    }
+
+    /// The notification signals seen since the last call.
+    pub(crate) fn take_signals(&mut self) -> Vec<Signal> {
+        std::mem::take(&mut self.parser.callbacks_mut().signals)
+    }
+
+    /// The visible rows as text (trailing blanks dropped).
+    pub(crate) fn lines(&self) -> Vec<String> {
+        let s = self.parser.screen();
+        s.rows(0, s.size().1).collect()
+    }
+
+    /// True when the program put the cursor keys in application mode
+    /// (arrows are then `ESC O A`... rather than `ESC [ A`...).
+    pub(crate) fn application_cursor(&self) -> bool {
+        self.parser.screen().application_cursor()
     }
 
     /// Bytes that repaint this screen on a fresh terminal of the same size:
@@ -123,6 +168,26 @@ mod tests {
         assert_eq!(s.title().chars().count(), MAX_TITLE_CHARS);
         s.process(b"\x1b]2;a\x01b\x07");
         assert_eq!(s.title(), "ab");
+    }
+
+    #[test]
+    fn signals_are_collected_outside_osc_only() {
+        let mut s = Screen::new(5, 40);
+        s.process(b"\x1b]2;title with bel terminator\x07");
+        assert!(s.take_signals().is_empty());
+        s.process(b"done\x07\x07\x1b]9;Build finished\x1b\\");
+        assert_eq!(
+            s.take_signals(),
+            vec![
+                Signal::Bel,
+                Signal::notify(signals::Kind::Osc9, "", "Build finished")
+            ]
+        );
+        assert!(s.take_signals().is_empty());
+        assert_eq!(s.lines()[0], "done");
+        assert!(!s.application_cursor());
+        s.process(b"\x1b[?1h");
+        assert!(s.application_cursor());
     }
 
     #[test]

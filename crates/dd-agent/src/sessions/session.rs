@@ -14,6 +14,7 @@ use dd_proto::methods::{Resume, SessionInfo, SessionStatus};
 use rustix::process::{Pid, Signal};
 use tokio::sync::{mpsc, watch};
 
+use super::detect::{PromptEvent, PromptSettings, Prompts};
 use super::screen::Screen;
 use super::stream::{StreamItem, Subscription};
 use super::tail::Tail;
@@ -61,6 +62,8 @@ pub(crate) struct State {
     pub(crate) meta_offset: u64,
     /// Set by `close`, so the end is recorded as `closed`.
     pub(crate) closing: bool,
+    /// Input-needed detection.
+    pub(crate) prompts: Prompts,
 }
 
 impl State {
@@ -73,6 +76,7 @@ impl State {
 /// What a subscriber should do next (see [`Session::step`]).
 pub(crate) enum Step {
     Meta(SessionInfo),
+    Prompt(PromptEvent),
     Memory(Vec<Bytes>),
     File(usize),
     Exited(Option<i32>, u64),
@@ -89,6 +93,7 @@ pub struct Session {
     pub(crate) clients: AtomicU32,
     pub(crate) transcript: Arc<File>,
     pub(crate) control: Mutex<Option<Control>>,
+    pub(crate) prompt_settings: Arc<PromptSettings>,
 }
 
 /// Locks a mutex, ignoring poisoning (state stays consistent: every
@@ -138,6 +143,7 @@ impl Session {
             title: st.title.clone(),
             end_offset: st.tail.end(),
             clients: self.clients.load(Ordering::Relaxed),
+            waiting: st.prompts.waiting().cloned().map(Box::new),
         }
     }
 
@@ -157,6 +163,9 @@ impl Session {
         if data.is_empty() {
             return Ok(());
         }
+        // Noted before it is queued, so output the program writes in
+        // answer always comes after it.
+        self.note_input(data);
         tx.send(data.to_vec())
             .await
             .map_err(|_| SessionError::SessionEnded)
@@ -229,9 +238,26 @@ impl Session {
             Arc::clone(self),
             rx,
             next,
-            st.meta_gen,
+            (st.meta_gen, st.prompts.gen()),
             first,
+            false,
         ))
+    }
+
+    /// Opens an events-only stream: metadata changes, input-needed and
+    /// input-cleared events from now on, then `Exited`; no output.
+    pub fn events(self: &Arc<Self>) -> Subscription {
+        let rx = self.wake.subscribe();
+        let st = lock(&self.state);
+        self.clients.fetch_add(1, Ordering::Relaxed);
+        Subscription::new(
+            Arc::clone(self),
+            rx,
+            st.tail.end(),
+            (st.meta_gen, st.prompts.gen()),
+            None,
+            true,
+        )
     }
 
     /// Rebuilds the screen of a session loaded from disk from the end of
@@ -250,13 +276,18 @@ impl Session {
     }
 
     /// What a subscriber at `next`, having seen metadata generation
-    /// `meta_seen`, gets next. Takes the lock briefly; never blocks on I/O.
-    pub(crate) fn step(&self, next: u64, meta_seen: &mut u64, max: usize) -> Step {
+    /// `seen.0` and prompt event generation `seen.1`, gets next. Takes the
+    /// lock briefly; never blocks on I/O.
+    pub(crate) fn step(&self, next: u64, seen: &mut (u64, u64), max: usize) -> Step {
         let st = lock(&self.state);
         let end = st.tail.end();
-        if st.meta_gen != *meta_seen && next >= st.meta_offset {
-            *meta_seen = st.meta_gen;
+        if st.meta_gen != seen.0 && next >= st.meta_offset {
+            seen.0 = st.meta_gen;
             return Step::Meta(self.info_locked(&st));
+        }
+        if let Some((gen, ev)) = st.prompts.next_event(seen.1, next) {
+            seen.1 = gen;
+            return Step::Prompt(ev);
         }
         if next < end {
             if next >= st.tail.start() {
@@ -282,14 +313,32 @@ impl Session {
     pub(crate) fn publish(&self, data: Bytes) {
         {
             let mut st = lock(&self.state);
-            let title_changed = match st.screen.as_mut() {
-                Some(screen) => screen.process(&data).then(|| screen.title().to_owned()),
-                None => None,
+            let (title_changed, signals) = match st.screen.as_mut() {
+                Some(screen) => (
+                    screen.process(&data).then(|| screen.title().to_owned()),
+                    screen.take_signals(),
+                ),
+                None => (None, Vec::new()),
             };
             st.tail.push(data);
             if let Some(title) = title_changed {
                 st.title = title;
                 st.bump_meta();
+            }
+            let st = &mut *st;
+            if let Some(screen) = st.screen.as_ref() {
+                let title = if st.title.is_empty() {
+                    &self.fixed.name
+                } else {
+                    &st.title
+                };
+                let ctx = super::detect::Ctx {
+                    session: &self.fixed.id,
+                    title,
+                    screen,
+                    offset: st.tail.end(),
+                };
+                st.prompts.on_output(&ctx, signals, &self.prompt_settings);
             }
         }
         self.wake.send_replace(());
@@ -307,6 +356,8 @@ impl Session {
                 SessionStatus::Exited
             };
             st.exit_code = exit_code;
+            let end = st.tail.end();
+            st.prompts.clear(end);
             st.bump_meta();
             self.info_locked(&st)
         };

@@ -4,9 +4,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use dd_proto::methods::SessionInfo;
+use dd_proto::methods::{InputNeeded, SessionInfo};
 use tokio::sync::watch;
 
+use super::detect::PromptEvent;
 use super::session::{Session, Step};
 
 /// One item of an attach stream.
@@ -34,6 +35,10 @@ pub enum StreamItem {
     /// The session's metadata changed (size, title or status). Coalesced:
     /// several changes while the subscriber was away give one item.
     Meta(SessionInfo),
+    /// The session waits for input (after the output that caused it).
+    InputNeeded(InputNeeded),
+    /// The prompt with this seq no longer waits.
+    InputCleared(u64),
     /// The session ended and every byte up to `end_offset` was delivered.
     /// The last item.
     Exited {
@@ -52,9 +57,10 @@ pub struct Subscription {
     session: Arc<Session>,
     rx: watch::Receiver<()>,
     next: u64,
-    meta_seen: u64,
+    seen: (u64, u64),
     first: Option<StreamItem>,
     done: bool,
+    events_only: bool,
 }
 
 impl Subscription {
@@ -62,16 +68,18 @@ impl Subscription {
         session: Arc<Session>,
         rx: watch::Receiver<()>,
         next: u64,
-        meta_seen: u64,
+        seen: (u64, u64),
         first: Option<StreamItem>,
+        events_only: bool,
     ) -> Subscription {
         Subscription {
             session,
             rx,
             next,
-            meta_seen,
+            seen,
             first,
             done: false,
+            events_only,
         }
     }
 
@@ -97,11 +105,21 @@ impl Subscription {
                 return None;
             }
             self.rx.borrow_and_update();
-            let step =
-                self.session
-                    .step(self.next, &mut self.meta_seen, dd_proto::MAX_OUTPUT_CHUNK);
+            // An events-only stream is always "caught up" with the output.
+            let at = if self.events_only {
+                u64::MAX
+            } else {
+                self.next
+            };
+            let step = self
+                .session
+                .step(at, &mut self.seen, dd_proto::MAX_OUTPUT_CHUNK);
             match step {
                 Step::Meta(info) => return Some(StreamItem::Meta(info)),
+                Step::Prompt(PromptEvent::Needed(p)) => return Some(StreamItem::InputNeeded(p)),
+                Step::Prompt(PromptEvent::Cleared(seq)) => {
+                    return Some(StreamItem::InputCleared(seq))
+                }
                 Step::Memory(chunks) => return Some(self.output(join(chunks))),
                 Step::File(len) => {
                     let session = Arc::clone(&self.session);

@@ -1,6 +1,8 @@
 //! The agent's runtime configuration, kept as key/value rows.
 
-use dd_proto::methods::{AgentConfig, AgentConfigPatch};
+use dd_proto::methods::{
+    AgentConfig, AgentConfigPatch, DEFAULT_PROMPT_QUIET_MS, MAX_PROMPT_QUIET_MS,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{Store, StoreError};
@@ -16,6 +18,8 @@ const PAIR_MAX_TTL: &str = "pair_token_max_ttl_secs";
 const GRANT_TTL: &str = "grant_ttl_secs";
 const GRANT_MAX_TTL: &str = "grant_max_ttl_secs";
 const LINK_BASE: &str = "public_link_base";
+const PROMPT_QUIET: &str = "prompt_quiet_ms";
+const PROMPT_HEURISTIC: &str = "prompt_heuristic";
 
 /// The configuration of a fresh agent.
 pub fn default_config() -> AgentConfig {
@@ -25,6 +29,8 @@ pub fn default_config() -> AgentConfig {
         grant_ttl_secs: 7 * 24 * 3600,
         grant_max_ttl_secs: 30 * 24 * 3600,
         public_link_base: None,
+        prompt_quiet_ms: DEFAULT_PROMPT_QUIET_MS,
+        prompt_heuristic: true,
     }
 }
 
@@ -64,6 +70,8 @@ fn read(conn: &Connection) -> Result<AgentConfig, StoreError> {
         grant_ttl_secs: get_u64(conn, GRANT_TTL, d.grant_ttl_secs)?,
         grant_max_ttl_secs: get_u64(conn, GRANT_MAX_TTL, d.grant_max_ttl_secs)?,
         public_link_base: get(conn, LINK_BASE)?,
+        prompt_quiet_ms: get_u64(conn, PROMPT_QUIET, d.prompt_quiet_ms)?,
+        prompt_heuristic: get(conn, PROMPT_HEURISTIC)?.map_or(d.prompt_heuristic, |v| v == "1"),
     })
 }
 
@@ -86,6 +94,11 @@ fn validate(c: &AgentConfig) -> Result<(), StoreError> {
         return Err(StoreError::BadRequest(
             "pair_token_ttl_secs must not exceed pair_token_max_ttl_secs".into(),
         ));
+    }
+    if c.prompt_quiet_ms > MAX_PROMPT_QUIET_MS {
+        return Err(StoreError::BadRequest(format!(
+            "{PROMPT_QUIET} must be between 0 (off) and {MAX_PROMPT_QUIET_MS}"
+        )));
     }
     if c.grant_ttl_secs > c.grant_max_ttl_secs {
         return Err(StoreError::BadRequest(
@@ -140,11 +153,23 @@ impl Store {
             if let Some(v) = patch.grant_max_ttl_secs {
                 c.grant_max_ttl_secs = v;
             }
+            if let Some(v) = patch.prompt_quiet_ms {
+                c.prompt_quiet_ms = v;
+            }
+            if let Some(v) = patch.prompt_heuristic {
+                c.prompt_heuristic = v;
+            }
             validate(&c)?;
             put(tx, PAIR_TTL, &c.pair_token_ttl_secs.to_string())?;
             put(tx, PAIR_MAX_TTL, &c.pair_token_max_ttl_secs.to_string())?;
             put(tx, GRANT_TTL, &c.grant_ttl_secs.to_string())?;
             put(tx, GRANT_MAX_TTL, &c.grant_max_ttl_secs.to_string())?;
+            put(tx, PROMPT_QUIET, &c.prompt_quiet_ms.to_string())?;
+            put(
+                tx,
+                PROMPT_HEURISTIC,
+                if c.prompt_heuristic { "1" } else { "0" },
+            )?;
             Ok(c)
         })
     }
@@ -169,6 +194,31 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prompt_settings_persist_and_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("dd.db")).unwrap();
+        let c = store.config().unwrap();
+        assert_eq!((c.prompt_quiet_ms, c.prompt_heuristic), (1500, true));
+        let patch = AgentConfigPatch {
+            prompt_quiet_ms: Some(300),
+            prompt_heuristic: Some(false),
+            ..Default::default()
+        };
+        store.set_config(&patch).unwrap();
+        let c = store.config().unwrap();
+        assert_eq!((c.prompt_quiet_ms, c.prompt_heuristic), (300, false));
+        let too_long = AgentConfigPatch {
+            prompt_quiet_ms: Some(MAX_PROMPT_QUIET_MS + 1),
+            ..Default::default()
+        };
+        assert!(matches!(
+            store.set_config(&too_long),
+            Err(StoreError::BadRequest(_))
+        ));
+        assert_eq!(store.config().unwrap().prompt_quiet_ms, 300);
+    }
 
     #[test]
     fn link_base_validation() {

@@ -173,7 +173,9 @@ async fn attach_loop(conn: &Connection, id: &str) -> Result<Outcome> {
                         out(format!("\r\n[dd] {error}\r\n").as_bytes());
                     }
                 }
-                Some(StreamItem::Event(Event::Meta { .. })) => {}
+                Some(StreamItem::Event(
+                    Event::Meta { .. } | Event::InputNeeded { .. } | Event::InputCleared { .. },
+                )) => {}
                 Some(StreamItem::Event(Event::End { reason, message })) => {
                     return match reason {
                         EndReason::Detached => Ok(Outcome::Detached),

@@ -3,6 +3,7 @@
 mod admin;
 mod attach;
 mod enroll;
+mod events;
 mod pair;
 mod session;
 mod up;
@@ -111,6 +112,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                 command,
             } => session::new(&ctx, name, cwd, detach, command).await,
             SessionCmd::List => session::list(&ctx).await,
+            SessionCmd::Events { id } => events::run(&ctx, &id).await,
+            SessionCmd::Answer { id, choice, seq } => events::answer(&ctx, &id, &choice, seq).await,
             SessionCmd::Attach { id } => {
                 let conn = ctx.connect().await?;
                 attach::run(&conn, &id).await

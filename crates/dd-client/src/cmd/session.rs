@@ -74,14 +74,32 @@ pub async fn list(ctx: &Ctx) -> Result<()> {
                 status,
                 fmt_time(s.created_at),
                 s.clients.to_string(),
+                waiting_cell(s),
             ]
         })
         .collect();
     print_table(
-        &["ID", "NAME", "COMMAND", "STATUS", "CREATED", "CLIENTS"],
+        &[
+            "ID", "NAME", "COMMAND", "STATUS", "CREATED", "CLIENTS", "WAITING",
+        ],
         &rows,
     );
     Ok(())
+}
+
+/// `-`, or `#seq body` cut to 40 characters.
+fn waiting_cell(s: &SessionInfo) -> String {
+    match &s.waiting {
+        None => "-".into(),
+        Some(w) => {
+            let text: String = w.body.chars().filter(|c| !c.is_control()).collect();
+            let mut cell = format!("#{} {}", w.seq, text.trim());
+            if cell.chars().count() > 40 {
+                cell = cell.chars().take(39).collect::<String>() + "…";
+            }
+            cell
+        }
+    }
 }
 
 fn status_name(s: dd_proto::methods::SessionStatus) -> &'static str {
