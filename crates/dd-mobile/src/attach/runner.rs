@@ -169,6 +169,8 @@ async fn pump(r: &Run, stream: &mut AttachStream) -> Next {
                 r.listener
                     .on_notice(error.code.as_str().to_owned(), error.message);
             }
+            // Delivered to the listener once the FFI carries prompts (issue 5).
+            StreamItem::Event(Event::InputNeeded { .. } | Event::InputCleared { .. }) => {}
             StreamItem::Event(Event::End { reason, message }) => {
                 if detach_sent {
                     return Next::Stop(ConnectionState::Detached);
