@@ -32,7 +32,7 @@ fn next_line(rx: &mpsc::Receiver<String>) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_list_and_answer_a_read_prompt() {
     let dir = tempfile::tempdir().unwrap();
-    let agent = Agent::start(&dir.path().join("state"));
+    let agent = Agent::start_on(&dir.path().join("state"));
     let c = Client::new();
     c.enroll(&agent);
     let conn = c.connect().await;
