@@ -22,6 +22,7 @@
 
 mod connection;
 mod error;
+pub mod prompt;
 mod pump;
 mod stream;
 mod transport;

@@ -66,6 +66,24 @@ pub enum Command {
         #[arg(long)]
         timeout: Option<f64>,
     },
+    /// Print the session's prompts (input needed) and their clearing as
+    /// they come, until the session ends; first the prompt waiting now, if
+    /// any. With --json: one protocol event per line.
+    Events {
+        /// Session id.
+        session_id: String,
+    },
+    /// Answer the prompt the session waits on: CHOICE is a choice's label
+    /// (`Yes`), its typed key (`y`) or its number (`1`).
+    Answer {
+        /// Session id.
+        session_id: String,
+        /// The choice.
+        choice: String,
+        /// Only if prompt number SEQ is the one waiting.
+        #[arg(long)]
+        seq: Option<u64>,
+    },
     /// Call any protocol method as this session's credential and print the
     /// result JSON (the agent decides what is allowed).
     Call {

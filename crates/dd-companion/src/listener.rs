@@ -1,7 +1,7 @@
 //! A `SessionListener` that forwards everything into a channel, so the
 //! commands can consume an attach as an async stream.
 
-use dd_mobile::{ConnectionState, SessionListener, SessionMeta};
+use dd_mobile::{ConnectionState, InputNeeded, SessionListener, SessionMeta};
 use tokio::sync::mpsc;
 
 /// What the core delivered.
@@ -17,6 +17,10 @@ pub enum Item {
     State(ConnectionState),
     /// A notice: code and message.
     Notice(String, String),
+    /// The session waits for an answer.
+    InputNeeded(InputNeeded),
+    /// Prompt `seq` no longer waits.
+    InputCleared(u64),
 }
 
 /// Forwards each call as an [`Item`].
@@ -45,6 +49,12 @@ impl SessionListener for Forward {
     }
     fn on_notice(&self, code: String, message: String) {
         let _ = self.0.send(Item::Notice(code, message));
+    }
+    fn on_input_needed(&self, prompt: InputNeeded) {
+        let _ = self.0.send(Item::InputNeeded(prompt));
+    }
+    fn on_input_cleared(&self, seq: u64) {
+        let _ = self.0.send(Item::InputCleared(seq));
     }
 }
 

@@ -81,6 +81,8 @@ impl SessionListener for Collect {
         self.0.lock().unwrap().states.push(state);
     }
     fn on_notice(&self, _: String, _: String) {}
+    fn on_input_needed(&self, _: dd_mobile::InputNeeded) {}
+    fn on_input_cleared(&self, _: u64) {}
 }
 
 impl Collect {

@@ -63,6 +63,17 @@ impl Companion {
         credential::load(&self.store, session_id)
     }
 
+    /// A connection to the session's agent as its stored credential, for
+    /// Rust hosts (`dd-companion`) that drive the protocol directly (e.g.
+    /// `Connection::events`). Not exported over the FFI.
+    pub async fn connect(
+        &self,
+        session_id: &str,
+    ) -> Result<dd_client_core::Connection, MobileError> {
+        let stored = self.load(session_id)?;
+        Ok(Dialer::of(&stored)?.connect().await?)
+    }
+
     /// Best effort: revokes the grant of `stored` on its agent.
     async fn revoke_own(stored: &StoredCredential) -> Result<(), MobileError> {
         let dialer = Dialer::of(stored)?;

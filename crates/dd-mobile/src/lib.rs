@@ -26,6 +26,7 @@ mod companion;
 mod credential;
 mod error;
 mod net;
+mod prompt;
 mod store;
 mod types;
 
@@ -34,6 +35,7 @@ pub use companion::Companion;
 pub use credential::Credential;
 pub use error::{MobileError, StoreError};
 pub use net::CLIENT_NAME;
+pub use prompt::{InputNeeded, PromptChoice};
 pub use store::{FileStore, SecureStore};
 pub use types::{ConnectionState, PairingOffer, ResumeFrom, SessionMeta};
 

@@ -2,6 +2,8 @@
 
 use dd_proto::methods::{SessionInfo, SessionStatus};
 
+use crate::prompt::InputNeeded;
+
 /// What a pairing link offers, shown before redeeming it. Hints only: the
 /// agent decides.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -35,6 +37,8 @@ pub struct SessionMeta {
     pub title: String,
     /// Transcript length.
     pub end_offset: u64,
+    /// The prompt the session waits on now, if any.
+    pub waiting: Option<InputNeeded>,
 }
 
 /// The wire name of a session status.
@@ -58,6 +62,7 @@ impl From<&SessionInfo> for SessionMeta {
             cols: s.cols,
             title: s.title.clone(),
             end_offset: s.end_offset,
+            waiting: s.waiting.as_deref().map(InputNeeded::from),
         }
     }
 }

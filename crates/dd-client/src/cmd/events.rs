@@ -1,12 +1,11 @@
 //! `session events ID` and `session answer ID CHOICE`.
 
 use anyhow::Result;
+use dd_client_core::prompt::{choose, describe, ChooseError};
 use dd_client_core::StreamItem;
 use dd_proto::keys::encode_bytes;
 use dd_proto::message::{EndReason, Event};
-use dd_proto::methods::{
-    InputNeeded, SendInput, SessionInfo, SessionRef, SESSION_INPUT, SESSION_META,
-};
+use dd_proto::methods::{SendInput, SessionInfo, SessionRef, SESSION_INPUT, SESSION_META};
 use serde_json::Value;
 
 use super::{print_json, Ctx};
@@ -28,32 +27,6 @@ fn show(ctx: &Ctx, event: &Event) {
         Event::Error { error } => println!("[error] {error}"),
         Event::Meta { .. } | Event::End { .. } => {}
     }
-}
-
-/// A prompt as text: header, the screen lines, numbered choices.
-pub fn describe(p: &InputNeeded) -> String {
-    let clean = |s: &str| -> String {
-        s.chars()
-            .filter(|c| !c.is_control() || *c == '\n')
-            .collect()
-    };
-    let mut out = format!(
-        "[input needed #{} via {}] {}: {}\n",
-        p.seq,
-        serde_json::to_value(p.source)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
-        clean(&p.title),
-        clean(&p.body)
-    );
-    for line in p.prompt.lines() {
-        out.push_str(&format!("  | {}\n", clean(line)));
-    }
-    for (i, c) in p.choices.iter().enumerate() {
-        out.push_str(&format!("  {}) {}\n", i + 1, clean(&c.label)));
-    }
-    out
 }
 
 /// `session events ID`: prints events until the session ends.
@@ -123,26 +96,9 @@ pub async fn answer(ctx: &Ctx, id: &str, choice: &str, seq: Option<u64>) -> Resu
         )
         .into());
     }
-    let Some(c) = prompt.find_choice(choice) else {
-        let labels: Vec<String> = prompt
-            .choices
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{}) {}", i + 1, c.label))
-            .collect();
-        let have = if labels.is_empty() {
-            "it offers no choices; type the answer with `session send`".to_owned()
-        } else {
-            format!("choose one of: {}", labels.join(", "))
-        };
-        return Err(CliError::usage(format!(
-            "no choice {choice:?} in prompt #{}; {have}",
-            prompt.seq
-        ))
-        .into());
-    };
-    let bytes = c.bytes().ok_or_else(|| {
-        CliError::new("protocol", "the agent sent a choice that is not base64url")
+    let (c, bytes) = choose(&prompt, choice).map_err(|e| match e {
+        ChooseError::NoInput { .. } => CliError::usage(format!("{e}; use `session send`")),
+        other => CliError::usage(other.to_string()),
     })?;
     let _: Value = conn
         .call_typed(

@@ -106,7 +106,8 @@ pub async fn run(comp: Arc<Companion>, session_id: String) -> Result<i32> {
                         let _ = stdout.write_all(&d);
                         let _ = stdout.flush();
                     }
-                    Item::Meta => {}
+                    // The terminal shows the prompt itself.
+            Item::Meta | Item::InputNeeded(_) | Item::InputCleared(_) => {}
                     Item::Notice(code, message) => eprint!("\r\n[{code}: {message}]\r\n"),
                     Item::State(ConnectionState::Reconnecting { attempt, retry_in_ms }) => {
                         eprint!("\r\n[connection lost; reconnecting (attempt {attempt}, in {retry_in_ms} ms)]\r\n");

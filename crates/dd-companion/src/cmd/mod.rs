@@ -1,6 +1,7 @@
 //! The commands.
 
 mod attach;
+mod events;
 mod watch;
 
 use std::path::PathBuf;
@@ -160,6 +161,12 @@ pub async fn run(cli: Cli) -> Result<i32> {
             until,
             timeout,
         } => watch::run(companion()?, session_id, &from, until, timeout).await,
+        Command::Events { session_id } => events::run(&*companion()?, &session_id, json).await,
+        Command::Answer {
+            session_id,
+            choice,
+            seq,
+        } => events::answer(&*companion()?, &session_id, &choice, seq, json).await,
         Command::Call {
             session_id,
             method,

@@ -63,6 +63,13 @@ pub async fn run(
                 }
             }
             Item::Meta => {}
+            Item::InputNeeded(p) => eprintln!(
+                "input needed #{}: {} (dd-companion answer {} CHOICE)",
+                p.seq,
+                dd_client_core::prompt::clean(&p.body).replace('\n', " "),
+                p.session_id
+            ),
+            Item::InputCleared(seq) => eprintln!("input cleared #{seq}"),
             Item::Notice(code, message) => eprintln!("notice: {code}: {message}"),
             Item::State(ConnectionState::Reconnecting {
                 attempt,

@@ -35,6 +35,15 @@ impl World {
     pub fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
         let agent = Agent::start_on(&dir.path().join("state"));
+        World::enrolled(dir, agent)
+    }
+
+    /// Starts the agent with extra `serve` flags and enrolls the owner.
+    pub fn with_agent_args(args: &[&str]) -> World {
+        World::enrolled(tempfile::tempdir().unwrap(), Agent::start_with(args))
+    }
+
+    fn enrolled(dir: tempfile::TempDir, agent: Agent) -> World {
         let w = World { dir, agent };
         w.owner_ok(&["enroll", &w.agent.enroll_link("10m"), "--label", "desk"]);
         w

@@ -3,6 +3,7 @@
 //! backoff on network drops and resumes from the last offset delivered.
 
 mod policy;
+mod prompts;
 mod runner;
 
 use std::collections::HashMap;
@@ -18,6 +19,7 @@ pub use policy::{base_delay, delay, fresh, on_end, on_error, Next, BACKOFF_MAX, 
 pub(crate) use runner::{open as runner_open, run, went_live, Run};
 
 use crate::error::MobileError;
+use crate::prompt::InputNeeded;
 use crate::types::{ConnectionState, SessionMeta};
 
 /// Receives what an attach delivers. Implemented by the host; called from
@@ -35,6 +37,13 @@ pub trait SessionListener: Send + Sync {
     fn on_state(&self, state: ConnectionState);
     /// A non-fatal notice, e.g. input refused on a read-only grant.
     fn on_notice(&self, code: String, message: String);
+    /// The session waits for an answer (also delivered on attach and after
+    /// a reconnect when a prompt already waits). At most one prompt is
+    /// shown at a time; each is delivered once.
+    fn on_input_needed(&self, prompt: InputNeeded);
+    /// Prompt `seq` no longer waits (answered, the screen moved on, the
+    /// session ended, or this attach ended): drop its notification.
+    fn on_input_cleared(&self, seq: u64);
 }
 
 /// Offsets each `Companion` remembers per session, for `ResumeFrom::LastSeen`.
@@ -56,6 +65,8 @@ pub(crate) struct Inner {
     stopping: AtomicBool,
     stop: Notify,
     last_seen: LastSeen,
+    /// The prompt the listener was last told about and not yet cleared.
+    waiting: Mutex<Option<dd_proto::methods::InputNeeded>>,
 }
 
 impl Inner {
@@ -68,6 +79,7 @@ impl Inner {
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
             last_seen,
+            waiting: Mutex::new(None),
         }
     }
 
@@ -140,6 +152,31 @@ impl AttachHandle {
             });
         };
         conn.send_input(stream, &data).await?;
+        Ok(())
+    }
+
+    /// Answers the waiting prompt: `choice` is a choice's label (any
+    /// case), its typed key (`y`) or its 1-based index (`1`); sends that
+    /// choice's input. Fails with `Agent { code: "not_waiting" }` when no
+    /// prompt waits, `Agent { code: "no_such_choice" }` when none matches,
+    /// `Denied { code: "forbidden" }` on a read-only grant, `Network` while
+    /// not connected.
+    pub async fn answer(&self, choice: String) -> Result<(), MobileError> {
+        let (_seq, bytes) = prompts::answer_bytes(&self.inner, &choice)?;
+        let live = lock(&self.inner.live).clone();
+        let Some((conn, _stream)) = live else {
+            return Err(MobileError::Network {
+                message: "not connected".into(),
+            });
+        };
+        // A call rather than an Input message, so a refusal comes back here.
+        let params = dd_proto::methods::SendInput {
+            session: self.inner.session_id.clone(),
+            data: dd_proto::keys::encode_bytes(&bytes),
+        };
+        let _: serde_json::Value = conn
+            .call_typed(dd_proto::methods::SESSION_INPUT, &params)
+            .await?;
         Ok(())
     }
 

@@ -54,6 +54,7 @@ pub(crate) fn went_live(inner: &Inner, listener: &dyn SessionListener, stream: &
     inner.set_live(Some(stream));
     listener.on_state(ConnectionState::Live);
     listener.on_meta(SessionMeta::from(&stream.attached.session));
+    super::prompts::sync(inner, listener, stream.attached.session.waiting.as_deref());
 }
 
 /// Runs until a final state, which it reports last.
@@ -74,6 +75,7 @@ pub(crate) async fn run(r: Run, mut stream: AttachStream) {
         }
     };
     r.inner.set_live(None);
+    super::prompts::clear_all(&r.inner, r.listener.as_ref());
     r.listener.on_state(final_state);
 }
 
@@ -169,8 +171,12 @@ async fn pump(r: &Run, stream: &mut AttachStream) -> Next {
                 r.listener
                     .on_notice(error.code.as_str().to_owned(), error.message);
             }
-            // Delivered to the listener once the FFI carries prompts (issue 5).
-            StreamItem::Event(Event::InputNeeded { .. } | Event::InputCleared { .. }) => {}
+            StreamItem::Event(Event::InputNeeded { prompt }) => {
+                super::prompts::raised(&r.inner, r.listener.as_ref(), prompt);
+            }
+            StreamItem::Event(Event::InputCleared { seq }) => {
+                super::prompts::cleared(&r.inner, r.listener.as_ref(), seq);
+            }
             StreamItem::Event(Event::End { reason, message }) => {
                 if detach_sent {
                     return Next::Stop(ConnectionState::Detached);
