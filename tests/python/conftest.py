@@ -1,5 +1,6 @@
 """Fixtures for the dd-mobile FFI tests: a REAL dd-agent on 127.0.0.1:0 in a
-tempdir, an enrolled dd-client owner, and a /bin/sh session.
+tempdir (prompt quiet period 300 ms), an enrolled dd-client owner, and a
+/bin/sh session.
 
 Bindings come from $DD_PY_BINDINGS (default: <repo>/target/py-bindings, made by
 `scripts/gen-bindings.sh python target/py-bindings`); the dd-agent and
@@ -57,7 +58,17 @@ class Owner:
         self.home = self.tmp / "owner"
         self.log = open(self.tmp / "agent.log", "wb")
         self.proc = subprocess.Popen(
-            [str(self.agent_bin), "serve", "--listen", "127.0.0.1:0", "--state-dir", str(self.state)],
+            [
+                str(self.agent_bin),
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--state-dir",
+                str(self.state),
+                # Prompts (input_needed) are found 300 ms after output stops.
+                "--prompt-quiet",
+                "300ms",
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self.log,

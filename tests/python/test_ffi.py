@@ -1,6 +1,6 @@
 """The dd-mobile core through its generated Python bindings (UniFFI), against
 a real agent: parse, redeem, list, attach, input, denials, revocation,
-detach, read-only, expired links, forget."""
+detach, read-only, expired links, forget, prompts (input needed) and answers."""
 
 import asyncio
 import json
@@ -46,6 +46,8 @@ class Collector(dm.SessionListener):
         self.notices = []
         self.metas = []
         self.snapshots = 0
+        self.prompts = []
+        self.cleared = []
 
     def on_snapshot(self, offset, rows, cols, data):
         with self.lock:
@@ -68,6 +70,14 @@ class Collector(dm.SessionListener):
         with self.lock:
             self.notices.append((code, message))
 
+    def on_input_needed(self, prompt):
+        with self.lock:
+            self.prompts.append(prompt)
+
+    def on_input_cleared(self, seq):
+        with self.lock:
+            self.cleared.append(seq)
+
     def wait(self, pred, secs=10.0, what="condition"):
         deadline = time.time() + secs
         while time.time() < deadline:
@@ -77,6 +87,7 @@ class Collector(dm.SessionListener):
             time.sleep(0.02)
         raise AssertionError(
             f"timed out waiting for {what}: states={self.states} notices={self.notices} "
+            f"prompts={self.prompts} cleared={self.cleared} "
             f"output={bytes(self.output)[-300:]!r}"
         )
 
@@ -213,3 +224,57 @@ def test_used_token_is_denied(owner, session):
     with pytest.raises(dm.MobileError.Denied) as denied:
         run(dm.Companion(PyStore()).redeem(link, "second"))
     assert denied.value.code == "token_used"
+
+
+def test_input_needed_answer_and_clear(owner):
+    session = owner.client(
+        "session", "new", "--detach", "--",
+        "bash", "-c", "read -p 'Continue? [y/N] ' a; echo got-$a; sleep 60",
+    )["id"]
+    comp = dm.Companion(PyStore())
+    run(comp.redeem(link_of(owner, session), "py-prompt"))
+    viewer = dm.Companion(PyStore())
+    run(viewer.redeem(link_of(owner, session, "--read-only"), "py-prompt-ro"))
+    listener = Collector()
+    handle = run(comp.attach(session, dm.ResumeFrom.START(), listener))
+    listener.wait(lambda l: l.prompts, secs=20, what="on_input_needed")
+
+    p = listener.prompts[0]
+    assert p.session_id == session
+    assert p.seq >= 1
+    assert p.body == "Continue? [y/N]"
+    assert p.prompt.endswith("Continue? [y/N]")
+    assert p.source == "heuristic"
+    assert p.at > 0
+    assert [(c.label, bytes(c.input)) for c in p.choices] == [("Yes", b"y\r"), ("No", b"n\r")]
+
+    # A late joiner gets the waiting prompt with the metadata and the listener.
+    late = Collector()
+    ro = run(viewer.attach(session, dm.ResumeFrom.SCREEN(), late))
+    late.wait(lambda l: l.prompts, what="waiting prompt on attach")
+    assert late.metas[0].waiting is not None
+    assert late.metas[0].waiting.seq == p.seq
+    assert [x.seq for x in late.prompts] == [p.seq]
+    assert run(viewer.session_meta(session)).waiting.seq == p.seq
+    # Read-only: may see it, may not answer it.
+    with pytest.raises(dm.MobileError.Denied) as denied:
+        run(ro.answer("y"))
+    assert denied.value.code == "forbidden"
+
+    with pytest.raises(dm.MobileError.Agent) as bad:
+        run(handle.answer("maybe"))
+    assert bad.value.code == "no_such_choice"
+    assert "1) Yes, 2) No" in bad.value.message
+    assert listener.cleared == []
+
+    run(handle.answer("y"))
+    listener.wait(lambda l: l.cleared == [p.seq], what="on_input_cleared")
+    listener.wait(lambda l: b"got-y" in l.output, what="got-y")
+    late.wait(lambda l: l.cleared == [p.seq], what="cleared for the viewer too")
+    with pytest.raises(dm.MobileError.Agent) as idle:
+        run(handle.answer("y"))
+    assert idle.value.code == "not_waiting"
+    assert len(listener.prompts) == 1
+    run(ro.detach())
+    run(handle.detach())
+    listener.wait(lambda l: l.states and l.states[-1] == dm.ConnectionState.DETACHED(), what="detached")

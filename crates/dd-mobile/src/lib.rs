@@ -10,7 +10,10 @@
 //! on a network drop it reconnects with jittered exponential backoff
 //! (250 ms to 10 s) and resumes from the last offset delivered, so nothing
 //! is lost or repeated; revocation, expiry, the session's end and a detach
-//! are final states. The phone never resizes the PTY.
+//! are final states. The phone never resizes the PTY. When the session
+//! waits for an answer the listener gets `on_input_needed` (also on attach,
+//! from the session's `waiting`) and later `on_input_cleared`;
+//! [`AttachHandle::answer`] sends a choice's bytes.
 //!
 //! Everything public here is exported with UniFFI proc-macros; the names in
 //! `/work/prompts/ffi.md` (and `apps/ios/ffi-contract.txt`) are the

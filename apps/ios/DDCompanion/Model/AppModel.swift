@@ -23,13 +23,20 @@ final class AppModel: ObservableObject {
     @Published private(set) var statuses: [String: String] = [:]
     /// An error to show in an alert.
     @Published var alert: String?
+    /// The session whose screen is open (it gets an in-app banner, not a
+    /// system one, while in the foreground).
+    var visibleSession: String?
 
     let companion: Companion
+    let notifier: PromptNotifier
     private var controllers: [String: SessionController] = [:]
+    private var backgroundTask: UIBackgroundTaskIdentifier = .invalid
 
-    init(store: SecureStore = KeychainStore()) {
+    init(store: SecureStore = KeychainStore(), notifier: PromptNotifier = .shared) {
         companion = Companion(store: store)
+        self.notifier = notifier
         label = UIDevice.current.name
+        notifier.connect(model: self)
         refresh()
     }
 
@@ -116,8 +123,48 @@ final class AppModel: ObservableObject {
         if let existing = controllers[sessionId] {
             return existing
         }
-        let created = SessionController(sessionId: sessionId, companion: companion)
+        let created = SessionController(
+            sessionId: sessionId, companion: companion, notifier: notifier)
         controllers[sessionId] = created
         return created
+    }
+
+    // MARK: Prompts and notifications
+
+    /// A notification tap (or one queued from before launch finished).
+    func handle(response: PromptResponse) {
+        Task { await respond(to: response) }
+    }
+
+    /// Opens the session, or answers its prompt (attaching first when the
+    /// app was not attached any more).
+    func respond(to response: PromptResponse) async {
+        switch response {
+        case .open(let sessionId):
+            path = [sessionId]
+        case .answer(let sessionId, let seq, let choice):
+            await controller(for: sessionId).answer(choice: choice, seq: seq)
+        }
+    }
+
+    /// Keeps attached sessions streaming for the little while iOS allows in
+    /// the background, so their prompts still become notifications.
+    func sceneChanged(toBackground background: Bool) {
+        if background {
+            let attached = controllers.values.contains { !Display.isFinal($0.state) }
+            guard attached, backgroundTask == .invalid else { return }
+            backgroundTask = UIApplication.shared.beginBackgroundTask(withName: "dd.attached") {
+                [weak self] in
+                MainActor.assumeIsolated { self?.endBackgroundTask() }
+            }
+        } else {
+            endBackgroundTask()
+        }
+    }
+
+    private func endBackgroundTask() {
+        guard backgroundTask != .invalid else { return }
+        UIApplication.shared.endBackgroundTask(backgroundTask)
+        backgroundTask = .invalid
     }
 }

@@ -19,17 +19,24 @@ final class SessionController: ObservableObject {
     /// The session's own terminal size; the phone never resizes the PTY.
     @Published private(set) var rows = 24
     @Published private(set) var cols = 80
+    /// The prompt the session waits on (shown as an in-app banner).
+    @Published private(set) var prompt: InputNeeded?
 
     private let companion: Companion
+    private let notifier: PromptNotifier
     private var handle: AttachHandle?
+    /// An answer chosen on a notification before this controller was
+    /// attached: sent once that prompt arrives.
+    private var pendingAnswer: (seq: UInt64, choice: String)?
     private var attaching = false
     private weak var sink: TerminalSink?
     /// Output that arrived before the terminal view existed.
     private var backlog = Data()
 
-    init(sessionId: String, companion: Companion) {
+    init(sessionId: String, companion: Companion, notifier: PromptNotifier) {
         self.sessionId = sessionId
         self.companion = companion
+        self.notifier = notifier
     }
 
     /// Attaches (again) unless already attached.
@@ -38,13 +45,16 @@ final class SessionController: ObservableObject {
         attaching = true
         state = .connecting
         notice = nil
+        notifier.requestAuthorizationIfNeeded()
         let listener = ListenerBridge(controller: self)
         Task {
             defer { attaching = false }
             do {
                 handle = try await companion.attach(
                     sessionId: sessionId, resume: .screen, listener: listener)
+                flushPendingAnswer()
             } catch {
+                pendingAnswer = nil
                 state = .failed(message: Display.message(for: error))
             }
         }
@@ -72,6 +82,62 @@ final class SessionController: ObservableObject {
     /// Sends text as UTF-8.
     func send(text: String) {
         send(Data(text.utf8))
+    }
+
+    /// Answers the waiting prompt with a choice's label (in-app banner).
+    func answer(choice: String) {
+        guard let current = handle, prompt != nil else { return }
+        Task {
+            do {
+                try await current.answer(choice: choice)
+            } catch {
+                notice = Display.message(for: error)
+            }
+        }
+    }
+
+    /// Answers prompt `seq` from a notification action: at once when it is
+    /// the one waiting, else after attaching (for up to ten seconds).
+    func answer(choice: String, seq: UInt64) async {
+        if let current = handle {
+            guard prompt?.seq == seq else {
+                notice = "That question no longer waits for an answer."
+                return
+            }
+            do {
+                try await current.answer(choice: choice)
+            } catch {
+                notice = Display.message(for: error)
+            }
+            return
+        }
+        pendingAnswer = (seq, choice)
+        start()
+        for _ in 0..<100 where pendingAnswer != nil {
+            try? await Task.sleep(nanoseconds: 100_000_000)
+        }
+        if pendingAnswer != nil {
+            pendingAnswer = nil
+            notice = "That question no longer waits for an answer."
+        }
+    }
+
+    private func flushPendingAnswer() {
+        guard let pending = pendingAnswer, let current = handle, let waiting = prompt else {
+            return
+        }
+        pendingAnswer = nil
+        guard waiting.seq == pending.seq else {
+            notice = "That question no longer waits for an answer."
+            return
+        }
+        Task {
+            do {
+                try await current.answer(choice: pending.choice)
+            } catch {
+                notice = Display.message(for: error)
+            }
+        }
     }
 
     func install(sink newSink: TerminalSink) {
@@ -124,6 +190,22 @@ final class SessionController: ObservableObject {
     func show(notice text: String) {
         notice = text
     }
+
+    func inputNeeded(_ newPrompt: InputNeeded) {
+        prompt = newPrompt
+        if pendingAnswer?.seq == newPrompt.seq {
+            flushPendingAnswer()
+        } else {
+            notifier.post(newPrompt)
+        }
+    }
+
+    func inputCleared(seq: UInt64) {
+        if prompt?.seq == seq {
+            prompt = nil
+        }
+        notifier.clear(sessionId: sessionId, seq: seq)
+    }
 }
 
 /// The core's `SessionListener`. Called on a Rust thread; every call hops to
@@ -162,5 +244,13 @@ final class ListenerBridge: SessionListener, @unchecked Sendable {
 
     func onNotice(code: String, message: String) {
         onMain { $0.show(notice: message) }
+    }
+
+    func onInputNeeded(prompt: InputNeeded) {
+        onMain { $0.inputNeeded(prompt) }
+    }
+
+    func onInputCleared(seq: UInt64) {
+        onMain { $0.inputCleared(seq: seq) }
     }
 }

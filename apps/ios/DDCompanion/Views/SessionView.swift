@@ -29,6 +29,9 @@ struct SessionView: View {
                     .padding(4)
                     .accessibilityIdentifier("session.notice")
             }
+            if let prompt = controller.prompt {
+                PromptBanner(prompt: prompt) { controller.answer(choice: $0) }
+            }
             QuickAnswers { controller.send(text: $0) }
             KeyBar { controller.send(text: $0) }
         }
@@ -43,8 +46,16 @@ struct SessionView: View {
                 .accessibilityIdentifier("session.detach")
             }
         }
-        .onAppear { controller.start() }
-        .onDisappear { controller.detach() }
+        .onAppear {
+            model.visibleSession = controller.sessionId
+            controller.start()
+        }
+        .onDisappear {
+            if model.visibleSession == controller.sessionId {
+                model.visibleSession = nil
+            }
+            controller.detach()
+        }
         .accessibilityIdentifier("session.view")
     }
 }
@@ -64,6 +75,42 @@ struct StatePill: View {
             .foregroundStyle(shown.color)
             .accessibilityIdentifier("session.state")
             .accessibilityValue(shown.text)
+    }
+}
+
+/// The session waits for an answer: the question and one button per choice.
+struct PromptBanner: View {
+    let prompt: InputNeeded
+    let choose: (String) -> Void
+
+    var body: some View {
+        VStack(alignment: .leading, spacing: 6) {
+            Label(prompt.body.isEmpty ? prompt.title : prompt.body, systemImage: "questionmark.bubble")
+                .font(.callout.bold())
+                .lineLimit(3)
+                .accessibilityIdentifier("prompt.text")
+            if prompt.choices.isEmpty {
+                Text("Type your answer.")
+                    .font(.caption)
+                    .foregroundStyle(.secondary)
+            } else {
+                ScrollView(.horizontal, showsIndicators: false) {
+                    HStack {
+                        ForEach(Array(prompt.choices.enumerated()), id: \.offset) { index, choice in
+                            Button(choice.label) { choose(choice.label) }
+                                .buttonStyle(.borderedProminent)
+                                .accessibilityIdentifier("prompt.choice.\(index + 1)")
+                        }
+                    }
+                }
+            }
+        }
+        .padding(10)
+        .frame(maxWidth: .infinity, alignment: .leading)
+        .background(Color.yellow.opacity(0.15), in: RoundedRectangle(cornerRadius: 10))
+        .padding(.horizontal, 8)
+        .padding(.top, 6)
+        .accessibilityIdentifier("prompt.banner")
     }
 }
 
