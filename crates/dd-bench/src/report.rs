@@ -99,39 +99,9 @@ impl Results {
                 ""
             }
         );
-        o += "### 1–2. Echo latency and throughput (client processes under a harness PTY)\n\n";
-        o += "| client | echo min / median / p99 | vs ssh (median) | over local floor (median) | throughput min / median / max | vs ssh (median) |\n|---|---|---|---|---|---|\n";
-        let ssh = self.client("ssh");
-        let local = self.client("local-pty");
-        for c in &self.clients {
-            let vs = |f: fn(&ClientFigures) -> f64| {
-                ssh.map(|s| ratio(f(c), f(s)))
-                    .unwrap_or_else(|| "n/a".into())
-            };
-            let over = local
-                .map(|l| format!("+{} us", fmt(c.echo.median - l.echo.median)))
-                .unwrap_or_else(|| "n/a".into());
-            o += &format!(
-                "| {} | {} | {} | {} | {} / {} / {} MB/s | {} |\n",
-                c.client,
-                c.echo.cell(),
-                vs(|c| c.echo.median),
-                over,
-                fmt(c.throughput.min),
-                fmt(c.throughput.median),
-                fmt(c.throughput.max),
-                vs(|c| c.throughput.median),
-            );
+        if !self.clients.is_empty() {
+            o += &self.clients_table();
         }
-        o += &format!(
-            "\nEcho: {} samples each; one byte typed into `/bin/sh` (the remote PTY's line \
-             discipline echoes it), timed from the write on the harness PTY master to the byte \
-             read back from it. Throughput: `cat` of a {} MiB file of 100-byte lines in the \
-             session's shell, timed to an end marker; MB/s of the bytes the terminal received \
-             (the PTY turns each `\\n` into `\\r\\n`).\n\n",
-            self.clients.first().map(|c| c.echo.n).unwrap_or(0),
-            self.throughput_file_bytes >> 20
-        );
         if !self.fanout.is_empty() {
             o += "### 3. Fan-out (in-process companions, each its own connection and grant)\n\n";
             o += "| companions | rate | delivery latency min / median / p99 | received every byte | agent CPU | harness CPU | agent RSS |\n|---|---|---|---|---|---|---|\n";
@@ -193,6 +163,45 @@ impl Results {
             );
         }
         o += &self.targets();
+        o
+    }
+
+    fn clients_table(&self) -> String {
+        let mut o = String::from(
+            "### 1–2. Echo latency and throughput (client processes under a harness PTY)\n\n",
+        );
+        o += "| client | echo min / median / p99 | vs ssh (median) | over local floor (median) | throughput min / median / max | vs ssh (median) |\n|---|---|---|---|---|---|\n";
+        let ssh = self.client("ssh");
+        let local = self.client("local-pty");
+        for c in &self.clients {
+            let vs = |f: fn(&ClientFigures) -> f64| {
+                ssh.map(|s| ratio(f(c), f(s)))
+                    .unwrap_or_else(|| "n/a".into())
+            };
+            let over = local
+                .map(|l| format!("+{} us", fmt(c.echo.median - l.echo.median)))
+                .unwrap_or_else(|| "n/a".into());
+            o += &format!(
+                "| {} | {} | {} | {} | {} / {} / {} MB/s | {} |\n",
+                c.client,
+                c.echo.cell(),
+                vs(|c| c.echo.median),
+                over,
+                fmt(c.throughput.min),
+                fmt(c.throughput.median),
+                fmt(c.throughput.max),
+                vs(|c| c.throughput.median),
+            );
+        }
+        o += &format!(
+            "\nEcho: {} samples each; one byte typed into `/bin/sh` (the remote PTY's line \
+             discipline echoes it), timed from the write on the harness PTY master to the byte \
+             read back from it. Throughput: `cat` of a {} MiB file of 100-byte lines in the \
+             session's shell, timed to an end marker; MB/s of the bytes the terminal received \
+             (the PTY turns each `\\n` into `\\r\\n`).\n\n",
+            self.clients.first().map(|c| c.echo.n).unwrap_or(0),
+            self.throughput_file_bytes >> 20
+        );
         o
     }
 
