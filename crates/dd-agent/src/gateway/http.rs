@@ -17,6 +17,10 @@ use super::Agent;
 /// on purpose: the connection checks the Noise limit itself and closes with
 /// a clear `too_large` reason instead of a bare protocol error.
 const WS_MAX_MESSAGE: usize = 1 << 20;
+/// Read and write buffer of each WebSocket.
+const WS_BUFFER: usize = 16 * 1024;
+/// Most bytes a WebSocket may hold unwritten before sends wait.
+const WS_MAX_WRITE_BUFFER: usize = 256 * 1024;
 
 pub(crate) fn router(agent: Arc<Agent>) -> Router {
     Router::new()
@@ -43,6 +47,11 @@ async fn noise_ws(
 ) -> Response {
     ws.max_message_size(WS_MAX_MESSAGE)
         .max_frame_size(WS_MAX_MESSAGE)
+        // Smaller than tungstenite's 128 KiB defaults: one Noise message is
+        // at most 64 KiB, and memory per companion matters at fan-out.
+        .read_buffer_size(WS_BUFFER)
+        .write_buffer_size(WS_BUFFER)
+        .max_write_buffer_size(WS_MAX_WRITE_BUFFER)
         .on_upgrade(move |socket| super::conn::run(agent, socket, peer))
 }
 

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use dd_proto::noise::StaticKeypair;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -162,6 +163,12 @@ pub async fn serve(
         shutdown: shutdown_rx,
     });
     let app = http::router(agent.clone());
+    // Keystrokes and echoes are small writes: never hold them for Nagle.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     let signal = async move {
         wait_for_stop(stop).await;
         tracing::info!("shutting down");
