@@ -17,8 +17,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use dd_proto::noise::StaticKeypair;
 use axum::serve::ListenerExt;
+use dd_proto::noise::StaticKeypair;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
