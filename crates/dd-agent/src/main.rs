@@ -114,15 +114,7 @@ fn default_state_dir() -> PathBuf {
     home.join(".local/state/dd/agent")
 }
 
-fn rfc3339(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
-}
+use dd_cli::fmt_time as rfc3339;
 
 fn main() {
     let cli = Cli::parse();

@@ -14,7 +14,6 @@ mod cmd;
 mod config;
 mod duration;
 mod errors;
-mod escape;
 mod qr;
 mod term;
 
@@ -38,30 +37,9 @@ fn main() {
         )
         .init();
     let json = cli.json;
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: internal: cannot start the runtime: {e}");
-            std::process::exit(errors::EXIT_FAILURE);
-        }
-    };
-    let result = rt.block_on(cmd::run(cli));
-    let code = match result {
-        Ok(()) => 0,
-        Err(e) => {
-            let c = errors::classify(&e);
-            if json {
-                println!("{}", c.to_json());
-            } else {
-                eprintln!("error: {c}");
-            }
-            c.exit
-        }
-    };
+    let rt = dd_cli::run::runtime();
+    let result = rt.block_on(cmd::run(cli)).map(|()| 0);
+    let code = dd_cli::run::exit_code(result, json, errors::classify);
     let _ = std::io::stdout().flush();
     // Exit without waiting for the runtime: a thread blocked reading stdin
     // must not keep the process alive.

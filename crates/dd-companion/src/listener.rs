@@ -63,15 +63,15 @@ impl SessionListener for Forward {
 pub fn final_error(state: &ConnectionState) -> Option<crate::errors::CliError> {
     use crate::errors::CliError;
     match state {
-        ConnectionState::Revoked => Some(CliError::new(
+        ConnectionState::Revoked => Some(CliError::coded(
             "revoked",
             "the owner revoked this device's access to the session",
         )),
-        ConnectionState::Expired => Some(CliError::new(
+        ConnectionState::Expired => Some(CliError::coded(
             "expired",
             "this device's access to the session has expired",
         )),
-        ConnectionState::Failed { message } => Some(CliError::new("failed", message.clone())),
+        ConnectionState::Failed { message } => Some(CliError::coded("failed", message.clone())),
         _ => None,
     }
 }

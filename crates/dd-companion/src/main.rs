@@ -21,30 +21,9 @@ use clap::Parser;
 fn main() {
     let cli = cli::Cli::parse();
     let json = cli.json;
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: internal: cannot start the runtime: {e}");
-            std::process::exit(errors::EXIT_FAILURE);
-        }
-    };
+    let rt = dd_cli::run::runtime();
     let result = rt.block_on(cmd::run(cli));
-    let code = match result {
-        Ok(code) => code,
-        Err(e) => {
-            let c = errors::classify(&e);
-            if json {
-                println!("{}", c.to_json());
-            } else {
-                eprintln!("error: {c}");
-            }
-            c.exit
-        }
-    };
+    let code = dd_cli::run::exit_code(result, json, errors::classify);
     rt.shutdown_timeout(std::time::Duration::from_millis(200));
     std::process::exit(code);
 }

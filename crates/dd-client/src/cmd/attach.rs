@@ -20,8 +20,8 @@ use tokio::sync::mpsc;
 
 use super::fmt_time;
 use crate::errors::CliError;
-use crate::escape::{Action, Escape};
 use crate::{qr, term};
+use dd_cli::escape::{Action, Escape};
 
 enum Bg {
     Pair(Result<PairCreated, ClientError>),
@@ -49,21 +49,7 @@ fn out(data: &[u8]) {
 
 fn stdin_reader() -> mpsc::Receiver<Vec<u8>> {
     let (tx, rx) = mpsc::channel(64);
-    std::thread::spawn(move || {
-        use std::io::Read;
-        let mut stdin = std::io::stdin().lock();
-        let mut buf = [0u8; 4096];
-        loop {
-            match stdin.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if tx.blocking_send(buf[..n].to_vec()).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    });
+    dd_cli::term::spawn_stdin_reader(move |chunk| tx.blocking_send(chunk).is_ok());
     rx
 }
 
@@ -94,7 +80,7 @@ pub async fn run(conn: &Connection, id: &str) -> Result<()> {
     eprintln!(
         "[dd] attaching to {id}. Ctrl-] d: detach · Ctrl-] p: pair a phone · Ctrl-] Ctrl-]: send Ctrl-]"
     );
-    let guard = term::RawGuard::enter()?;
+    let guard = term::enter_raw()?;
     let result = attach_loop(conn, id).await;
     drop(guard);
     match result {
@@ -153,7 +139,7 @@ async fn attach_loop(conn: &Connection, id: &str) -> Result<Outcome> {
     let mut stdin = stdin_reader();
     let mut winch = signal(SignalKind::window_change())?;
     let (bg_tx, mut bg_rx) = mpsc::unbounded_channel::<Bg>();
-    let mut esc = Escape::default();
+    let mut esc = Escape::new(b"dp");
     let mut mode = Mode::Live;
     let mut exit_code = None;
     let mut detach_deadline: Option<tokio::time::Instant> = None;
@@ -200,13 +186,13 @@ async fn attach_loop(conn: &Connection, id: &str) -> Result<Outcome> {
                         for action in esc.feed(&bytes) {
                             match action {
                                 Action::Send(d) => stream.send_input(&d).await?,
-                                Action::Detach => {
+                                Action::Key(b'd') => {
                                     stream.detach().await?;
                                     detach_deadline =
                                         Some(tokio::time::Instant::now() + Duration::from_secs(3));
                                     break;
                                 }
-                                Action::Pair => {
+                                Action::Key(b'p') => {
                                     mode = Mode::QrPending;
                                     let (conn, tx) = (conn.clone(), bg_tx.clone());
                                     let params = PairCreate {
@@ -222,6 +208,8 @@ async fn attach_loop(conn: &Connection, id: &str) -> Result<Outcome> {
                                     });
                                     break;
                                 }
+                                // No other key is registered.
+                                Action::Key(_) => {}
                             }
                         }
                     }

@@ -52,16 +52,7 @@ pub fn print_json<T: Serialize>(v: &T) {
     );
 }
 
-/// Formats Unix seconds as RFC 3339 (UTC).
-pub fn fmt_time(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
-}
+pub use dd_cli::fmt_time;
 
 /// Formats an optional time, `-` when absent.
 pub fn fmt_opt_time(t: Option<i64>) -> String {

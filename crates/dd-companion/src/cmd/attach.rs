@@ -5,83 +5,19 @@
 //! `Ctrl-]` sends a literal `Ctrl-]`. The local terminal size is never sent:
 //! the owner's terminal drives the PTY size.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Result;
+use dd_cli::escape::{Action, Escape};
+use dd_cli::term::RawGuard;
 use dd_mobile::{Companion, ConnectionState, ResumeFrom};
 use tokio::sync::mpsc;
 
 use crate::listener::{final_error, Forward, Item};
 
-/// The escape byte: Ctrl-].
-const ESCAPE: u8 = 0x1d;
-
-/// Restores the terminal when dropped.
-struct RawGuard(bool);
-
-impl RawGuard {
-    fn enable() -> RawGuard {
-        RawGuard(crossterm::terminal::enable_raw_mode().is_ok())
-    }
-}
-
-impl Drop for RawGuard {
-    fn drop(&mut self) {
-        if self.0 {
-            let _ = crossterm::terminal::disable_raw_mode();
-        }
-    }
-}
-
-/// What a chunk of keyboard input asks for.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Keys {
-    /// Send these bytes.
-    Send(Vec<u8>),
-    /// Send these bytes, then detach.
-    Detach(Vec<u8>),
-}
-
-/// Splits keyboard input on the `Ctrl-] d` escape. `pending` carries an
-/// escape byte seen at the end of the previous chunk.
-pub fn scan(pending: &mut bool, chunk: &[u8]) -> Keys {
-    let mut out = Vec::with_capacity(chunk.len());
-    for &b in chunk {
-        if *pending {
-            *pending = false;
-            match b {
-                b'd' | b'D' => return Keys::Detach(out),
-                ESCAPE => out.push(ESCAPE),
-                other => {
-                    out.push(ESCAPE);
-                    out.push(other);
-                }
-            }
-        } else if b == ESCAPE {
-            *pending = true;
-        } else {
-            out.push(b);
-        }
-    }
-    Keys::Send(out)
-}
-
 fn stdin_thread(tx: mpsc::UnboundedSender<Vec<u8>>) {
-    std::thread::spawn(move || {
-        let mut stdin = std::io::stdin().lock();
-        let mut buf = [0u8; 4096];
-        loop {
-            match stdin.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if tx.send(buf[..n].to_vec()).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    });
+    dd_cli::term::spawn_stdin_reader(move |chunk| tx.send(chunk).is_ok());
 }
 
 /// Runs the interactive attach; returns the exit code.
@@ -91,11 +27,11 @@ pub async fn run(comp: Arc<Companion>, session_id: String) -> Result<i32> {
         .attach(session_id.clone(), ResumeFrom::Screen, listener)
         .await?;
     let (key_tx, mut keys) = mpsc::unbounded_channel();
-    let guard = RawGuard::enable();
+    let guard = RawGuard::enable().ok();
     eprint!("[attached to {session_id}; Ctrl-] d detaches]\r\n");
     stdin_thread(key_tx);
     let mut stdout = std::io::stdout();
-    let mut pending = false;
+    let mut esc = Escape::new(b"d");
     let mut stdin_open = true;
     let outcome: Result<i32> = loop {
         tokio::select! {
@@ -127,13 +63,19 @@ pub async fn run(comp: Arc<Companion>, session_id: String) -> Result<i32> {
                     stdin_open = false;
                     continue;
                 };
-                let (data, detach) = match scan(&mut pending, &chunk) {
-                    Keys::Send(d) => (d, false),
-                    Keys::Detach(d) => (d, true),
-                };
-                if !data.is_empty() {
-                    if let Err(e) = handle.send_input(data).await {
-                        eprint!("\r\n[input not sent: {e}]\r\n");
+                let mut detach = false;
+                for action in esc.feed(&chunk) {
+                    match action {
+                        Action::Send(data) => {
+                            if let Err(e) = handle.send_input(data).await {
+                                eprint!("\r\n[input not sent: {e}]\r\n");
+                            }
+                        }
+                        // `d` is the only key registered.
+                        Action::Key(_) => {
+                            detach = true;
+                            break;
+                        }
                     }
                 }
                 if detach {
@@ -149,23 +91,4 @@ pub async fn run(comp: Arc<Companion>, session_id: String) -> Result<i32> {
         eprintln!("\n[detached from {session_id}]");
     }
     outcome
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escape_handling() {
-        let mut p = false;
-        assert_eq!(scan(&mut p, b"ls\r"), Keys::Send(b"ls\r".to_vec()));
-        assert_eq!(scan(&mut p, b"ab\x1dd"), Keys::Detach(b"ab".to_vec()));
-        assert!(!p);
-        assert_eq!(scan(&mut p, b"x\x1d"), Keys::Send(b"x".to_vec()));
-        assert!(p);
-        assert_eq!(scan(&mut p, b"d"), Keys::Detach(vec![]));
-        assert_eq!(scan(&mut p, b"\x1d\x1d"), Keys::Send(vec![0x1d]));
-        assert_eq!(scan(&mut p, b"\x1dq"), Keys::Send(vec![0x1d, b'q']));
-        assert!(!p);
-    }
 }

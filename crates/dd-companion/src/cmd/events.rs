@@ -41,7 +41,7 @@ fn ended(reason: EndReason, message: String) -> Result<i32> {
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_else(|| "ended".into());
-            Err(CliError::new(&code, message).into())
+            Err(CliError::coded(&code, message).into())
         }
     }
 }
@@ -60,7 +60,7 @@ pub async fn run(comp: &Companion, id: &str, json: bool) -> Result<i32> {
     let _ = std::io::stdout().flush();
     let outcome = loop {
         let Some(item) = stream.next().await else {
-            break Err(CliError::new("connection_closed", "the stream ended").into());
+            break Err(CliError::coded("connection_closed", "the stream ended").into());
         };
         match item {
             StreamItem::Event(Event::End { reason, message }) => {
@@ -78,7 +78,7 @@ pub async fn run(comp: &Companion, id: &str, json: bool) -> Result<i32> {
             StreamItem::Event(Event::InputNeeded { prompt }) if shown == Some(prompt.seq) => {}
             StreamItem::Event(e) => show(json, &e),
             StreamItem::Disconnected(why) => {
-                break Err(CliError::new("connection_closed", why).into())
+                break Err(CliError::coded("connection_closed", why).into())
             }
             StreamItem::Output { .. } | StreamItem::Snapshot { .. } => {}
         }
@@ -126,11 +126,11 @@ async fn answer_on(
         .map_err(MobileError::from)?;
     let Some(prompt) = info.waiting else {
         return Err(
-            CliError::new("not_waiting", format!("session {id} waits for no answer")).into(),
+            CliError::coded("not_waiting", format!("session {id} waits for no answer")).into(),
         );
     };
     if let Some(want) = seq.filter(|s| *s != prompt.seq) {
-        return Err(CliError::new(
+        return Err(CliError::coded(
             "not_waiting",
             format!("prompt #{} waits now, not #{want}", prompt.seq),
         )

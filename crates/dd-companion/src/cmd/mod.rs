@@ -35,15 +35,7 @@ fn companion() -> Result<Arc<Companion>> {
     Ok(Companion::new(store))
 }
 
-fn rfc3339(secs: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| secs.to_string())
-}
+use dd_cli::fmt_time as rfc3339;
 
 fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname")

@@ -48,11 +48,11 @@ pub async fn run(
         let item = tokio::select! {
             i = rx.recv() => i,
             _ = tokio::time::sleep_until(deadline.unwrap_or(far)) => {
-                break Err(CliError::new("timeout", "gave up waiting").into());
+                break Err(CliError::coded("timeout", "gave up waiting").into());
             }
         };
         let Some(item) = item else {
-            break Err(CliError::new("failed", "the attach ended without a reason").into());
+            break Err(CliError::coded("failed", "the attach ended without a reason").into());
         };
         match item {
             Item::Snapshot(data) | Item::Output(data) => {
@@ -82,7 +82,7 @@ pub async fn run(
                     break Err(e.into());
                 }
                 if matcher.is_some() {
-                    break Err(CliError::new(
+                    break Err(CliError::coded(
                         "session_ended",
                         "the stream ended before the text appeared",
                     )
