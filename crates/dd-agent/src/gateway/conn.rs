@@ -54,9 +54,26 @@ pub(crate) struct Conn {
     /// waiting on a peer that does not read.
     pub(crate) revoked: tokio::sync::watch::Receiver<bool>,
     pub(crate) streams: Mutex<HashMap<u64, JoinHandle<()>>>,
+    /// When "last seen" was last written for this connection's principal.
+    pub(crate) last_touch: std::sync::atomic::AtomicI64,
 }
 
+/// "Last seen" is written at most this often per connection (seconds): each
+/// write is a durable SQLite commit, too dear for every keystroke request.
+const TOUCH_EVERY_SECS: i64 = 30;
+
 impl Conn {
+    /// True (and records `now`) when "last seen" should be written again.
+    pub(crate) fn due_for_touch(&self, now: i64) -> bool {
+        use std::sync::atomic::Ordering;
+        let last = self.last_touch.load(Ordering::Relaxed);
+        now - last >= TOUCH_EVERY_SECS
+            && self
+                .last_touch
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
     /// Queues a message; false when the connection is gone, or revoked
     /// while the queue is full (a peer that stopped reading cannot hold a
     /// revoked connection open).
@@ -206,6 +223,7 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
         out: out_tx,
         revoked: revoked.clone(),
         streams: Mutex::new(HashMap::new()),
+        last_touch: std::sync::atomic::AtomicI64::new(0),
     });
     tracing::debug!(%peer, conn = id, "connected");
 

@@ -101,11 +101,13 @@ pub(crate) async fn handle(conn: &Arc<Conn>, id: u64, method: &str, params: Valu
             };
         }
     };
-    if let Some(g) = &scope.grant {
-        let _ = conn.agent.store.touch_grant(&g.grant_id, now);
-    }
-    if let Principal::Owner { device_id } = &principal {
-        let _ = conn.agent.store.touch_device(device_id, now);
+    if conn.due_for_touch(now) {
+        if let Some(g) = &scope.grant {
+            let _ = conn.agent.store.touch_grant(&g.grant_id, now);
+        }
+        if let Principal::Owner { device_id } = &principal {
+            let _ = conn.agent.store.touch_device(device_id, now);
+        }
     }
     let actor = match &scope.grant {
         Some(g) => format!("grant:{}", g.grant_id),
