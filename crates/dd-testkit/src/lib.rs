@@ -89,10 +89,25 @@ impl AgentProc {
         AgentProc::spawn(state, &[])
     }
 
+    /// Starts an agent on `state` listening on `listen` (e.g. the address a
+    /// killed agent had, so clients reconnect to the same URL) with extra
+    /// `serve` flags.
+    pub fn start_listen_on(state: &Path, listen: &str, args: &[&str]) -> AgentProc {
+        AgentProc::spawn_listen(state, listen, args)
+    }
+
     fn spawn(state: &Path, args: &[&str]) -> AgentProc {
-        let log = std::fs::File::create(state.with_extension("log")).expect("log file");
+        AgentProc::spawn_listen(state, "127.0.0.1:0", args)
+    }
+
+    fn spawn_listen(state: &Path, listen: &str, args: &[&str]) -> AgentProc {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(state.with_extension("log"))
+            .expect("log file");
         let mut child = Command::new(agent_bin())
-            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+            .args(["serve", "--listen", listen, "--state-dir"])
             .arg(state)
             .args(args)
             .env("RUST_LOG", "dd_agent=debug")
@@ -166,6 +181,20 @@ impl AgentProc {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Kills the agent with SIGKILL (no cleanup runs) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The `host:port` the agent listens on (from its URL).
+    pub fn listen_addr(&self) -> String {
+        self.url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned()
     }
 
     /// Connects with `key`.
