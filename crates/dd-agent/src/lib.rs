@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod gateway;
+pub mod host;
 pub mod policy;
 pub mod sessions;
 pub mod state;

@@ -54,6 +54,29 @@ enum Cmd {
         /// the saved value, else 1.5s.
         #[arg(long, value_parser = parse_quiet)]
         prompt_quiet: Option<u64>,
+        /// Per-session transcript size cap (e.g. 512MiB, 2GiB; 0 = none).
+        /// Beyond it the oldest bytes are dropped (clients resuming from
+        /// before the first kept byte are told how much was dropped).
+        #[arg(long, default_value = "2GiB", value_parser = parse_size)]
+        transcript_cap: u64,
+    },
+    /// Run the session host for a state dir: the process that owns the
+    /// sessions' PTYs and transcripts, so they survive gateway restarts.
+    /// `serve` starts it when none runs; you do not need to run it
+    /// yourself. It listens on STATE/host.sock (0600) and stops when it has
+    /// no session and no gateway for 30 s, on SIGTERM (ending every
+    /// session), or with `dd-agent stop-sessions`.
+    SessionHost {
+        /// State directory.
+        #[arg(long, env = "DD_AGENT_STATE_DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// End every session and stop the session host (the gateway, if
+    /// running, keeps serving; its sessions show as closed or exited).
+    StopSessions {
+        /// State directory.
+        #[arg(long, env = "DD_AGENT_STATE_DIR")]
+        state_dir: Option<PathBuf>,
     },
     /// Mint a one-time owner enrollment link (works whether or not the agent
     /// runs; only someone who can read the state dir can do it).
@@ -83,6 +106,25 @@ fn parse_duration(s: &str) -> Result<u64, String> {
 
 /// `--prompt-quiet`: `off` or `0`, `300ms`, `1.5s`, `1m`, or a bare number
 /// of milliseconds → milliseconds.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size like 512MiB"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return Err(format!("{s:?}: unknown unit (use KiB, MiB, GiB)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
 fn parse_quiet(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let bad = || format!("invalid duration {s:?}: write e.g. 1500ms, 1.5s, 2s or off");
@@ -145,6 +187,7 @@ fn run(cli: Cli) -> Result<()> {
             link_base,
             apple_app_id,
             prompt_quiet,
+            transcript_cap,
         } => {
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(serve(
@@ -155,9 +198,34 @@ fn run(cli: Cli) -> Result<()> {
                     link_base,
                     apple_app_id,
                     prompt_quiet_ms: prompt_quiet,
+                    host_exe: Some(std::env::current_exe().context("cannot find this executable")?),
+                    transcript_cap,
                 },
                 None,
             ))?;
+            Ok(())
+        }
+        Cmd::SessionHost { state_dir } => {
+            let dir = state_dir.unwrap_or_else(default_state_dir);
+            StateDir::open(&dir)?;
+            let rt = tokio::runtime::Runtime::new()?;
+            match rt.block_on(dd_agent::host::run(&dir, true)) {
+                Err(dd_agent::host::HostError::AlreadyRunning) => {
+                    eprintln!("a session host already runs for {}", dir.display());
+                    Ok(())
+                }
+                r => Ok(r?),
+            }
+        }
+        Cmd::StopSessions { state_dir } => {
+            let dir = state_dir.unwrap_or_else(default_state_dir);
+            let rt = tokio::runtime::Runtime::new()?;
+            let stopped = rt.block_on(dd_agent::host::stop(&dir))?;
+            if stopped {
+                eprintln!("session host stopped; every session ended");
+            } else {
+                eprintln!("no session host runs for {}", dir.display());
+            }
             Ok(())
         }
         Cmd::EnrollLink {
@@ -217,7 +285,18 @@ fn run(cli: Cli) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_quiet;
+    use super::{parse_quiet, parse_size};
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        for s in ["", "big", "1.5GiB", "-1", "3 parsecs", "99999999999T"] {
+            assert!(parse_size(s).is_err(), "{s}");
+        }
+    }
 
     #[test]
     fn quiet_periods() {

@@ -3,17 +3,26 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dd_agent::sessions::{Session, SessionError, SessionManager, StreamItem, Subscription};
+use dd_agent::sessions::{
+    HostConfig, Session, SessionError, SessionManager, StreamItem, Subscription,
+};
 use dd_proto::methods::{CreateSession, Resume, SessionStatus};
 use dd_proto::ErrorCode;
 use tempfile::TempDir;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-fn manager() -> (TempDir, Arc<SessionManager>) {
+async fn manager() -> (TempDir, Arc<SessionManager>) {
     let tmp = tempfile::tempdir().unwrap();
-    let mgr = SessionManager::open(tmp.path()).unwrap();
+    let mgr = open(&tmp).await;
     (tmp, mgr)
+}
+
+/// A manager on `tmp` with an in-process session host.
+async fn open(tmp: &TempDir) -> Arc<SessionManager> {
+    SessionManager::open(tmp.path(), HostConfig::default())
+        .await
+        .unwrap()
 }
 
 fn req(tmp: &TempDir, command: &[&str]) -> CreateSession {
@@ -24,7 +33,7 @@ fn req(tmp: &TempDir, command: &[&str]) -> CreateSession {
     }
 }
 
-async fn start(mgr: &SessionManager, tmp: &TempDir, command: &[&str]) -> Arc<Session> {
+async fn start(mgr: &Arc<SessionManager>, tmp: &TempDir, command: &[&str]) -> Arc<Session> {
     mgr.create(req(tmp, command)).await.unwrap()
 }
 
@@ -85,7 +94,7 @@ async fn wait_ended(s: &Session) {
 
 #[tokio::test]
 async fn shell_echoes_input() {
-    let (tmp, mgr) = manager();
+    let (tmp, mgr) = manager().await;
     let s = start(&mgr, &tmp, &["/bin/sh"]).await;
     assert_eq!(s.info().name, "sh");
     assert_eq!(s.info().status, SessionStatus::Running);
@@ -98,7 +107,7 @@ async fn shell_echoes_input() {
 
 #[tokio::test]
 async fn environment_and_defaults() {
-    let (tmp, mgr) = manager();
+    let (tmp, mgr) = manager().await;
     let mut r = req(
         &tmp,
         &["sh", "-c", "echo \"[$DD_SESSION_ID $TERM $FOO]\"; pwd"],
@@ -124,7 +133,7 @@ async fn environment_and_defaults() {
 
 #[tokio::test]
 async fn two_subscribers_see_the_same_bytes() {
-    let (tmp, mgr) = manager();
+    let (tmp, mgr) = manager().await;
     let s = start(&mgr, &tmp, &["sh", "-c", "sleep 0.2; seq 1 20000"]).await;
     let mut a = s.attach(Resume::Offset { offset: 0 }).unwrap();
     let mut b = s.attach(Resume::Offset { offset: 0 }).unwrap();
@@ -147,7 +156,7 @@ async fn two_subscribers_see_the_same_bytes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_output_is_exact_for_live_late_and_resumed_subscribers() {
-    let (tmp, mgr) = manager();
+    let (tmp, mgr) = manager().await;
     let s = start(
         &mgr,
         &tmp,
@@ -194,7 +203,7 @@ async fn large_output_is_exact_for_live_late_and_resumed_subscribers() {
 
 #[tokio::test]
 async fn screen_resume_snapshots_at_the_end_offset() {
-    let (tmp, mgr) = manager();
+    let (tmp, mgr) = manager().await;
     let s = start(&mgr, &tmp, &["sh", "-c", "printf 'abc'; sleep 1000"]).await;
     let mut sub = s.attach(Resume::Offset { offset: 0 }).unwrap();
     read_until(&mut sub, "abc").await;
@@ -228,7 +237,7 @@ async fn screen_resume_snapshots_at_the_end_offset() {
 
 #[tokio::test]
 async fn exit_code_is_recorded_and_exited_comes_last() {
-    let (tmp, mgr) = manager();
+    let (tmp, mgr) = manager().await;
     let s = start(&mgr, &tmp, &["sh", "-c", "sleep 0.2; echo out; exit 7"]).await;
     let mut sub = s.attach(Resume::Offset { offset: 0 }).unwrap();
     let (out, items) = drain(&mut sub, 0).await;
@@ -256,7 +265,7 @@ async fn exit_code_is_recorded_and_exited_comes_last() {
 
 #[tokio::test]
 async fn close_kills_a_process_that_ignores_hup_and_term() {
-    let (tmp, mgr) = manager();
+    let (tmp, mgr) = manager().await;
     let s = start(
         &mgr,
         &tmp,
@@ -287,52 +296,61 @@ async fn close_kills_a_process_that_ignores_hup_and_term() {
 }
 
 #[tokio::test]
-async fn reopen_marks_running_sessions_lost_and_keeps_transcripts() {
-    let (tmp, mgr) = manager();
-    let running = start(&mgr, &tmp, &["sh", "-c", "echo persisted; sleep 1000"]).await;
+async fn a_new_manager_adopts_running_sessions_from_the_host() {
+    let (tmp, mgr) = manager().await;
+    let running = start(
+        &mgr,
+        &tmp,
+        &[
+            "sh",
+            "-c",
+            "echo persisted; read x; echo got-$x; sleep 1000",
+        ],
+    )
+    .await;
     let exited = start(&mgr, &tmp, &["sh", "-c", "echo bye; exit 3"]).await;
     let mut sub = running.attach(Resume::Offset { offset: 0 }).unwrap();
     read_until(&mut sub, "persisted").await;
     wait_ended(&exited).await;
+    let (id, exited_id) = (running.id().to_owned(), exited.id().to_owned());
+    drop((sub, running, exited, mgr));
 
-    // A second manager on the same root sees what a restarted agent would.
-    let again = SessionManager::open(tmp.path()).unwrap();
+    // A second manager on the same root is what a restarted gateway sees:
+    // the session host kept the session running.
+    let again = open(&tmp).await;
     assert_eq!(again.list().len(), 2);
-    let lost = again.get(running.id()).unwrap();
-    assert_eq!(lost.info().status, SessionStatus::Lost);
-    assert_eq!(lost.info().end_offset, running.info().end_offset);
-    let ex = again.get(exited.id()).unwrap().info();
+    let s = again.get(&id).unwrap();
+    assert_eq!(s.info().status, SessionStatus::Running);
+    let ex = again.get(&exited_id).unwrap().info();
     assert_eq!((ex.status, ex.exit_code), (SessionStatus::Exited, Some(3)));
-    let mut replay = lost.attach(Resume::Offset { offset: 0 }).unwrap();
-    let (out, items) = drain(&mut replay, 0).await;
-    assert_eq!(out, transcript(&tmp, running.id()));
-    assert!(String::from_utf8_lossy(&out).contains("persisted"));
-    assert_eq!(items.len(), 1);
-    let mut scr = lost.attach(Resume::Screen).unwrap();
+    let mut replay = s.attach(Resume::Offset { offset: 0 }).unwrap();
+    s.write_input(b"yes\n").await.unwrap();
+    let out = read_until(&mut replay, "got-yes").await;
+    assert!(String::from_utf8_lossy(&out).starts_with("persisted"));
+    let mut scr = s.attach(Resume::Screen).unwrap();
     match next(&mut scr).await {
-        Some(StreamItem::Snapshot { data, offset, .. }) => {
+        Some(StreamItem::Snapshot { data, .. }) => {
             assert!(String::from_utf8_lossy(&data).contains("persisted"));
-            assert_eq!(offset, out.len() as u64);
         }
         other => panic!("expected a snapshot, got {other:?}"),
     }
-    assert!(matches!(
-        lost.write_input(b"x").await,
-        Err(SessionError::SessionEnded)
-    ));
-    assert!(matches!(again.close(lost.id()).await, Ok(i) if i.status == SessionStatus::Lost));
-    mgr.shutdown().await;
+    let closed = again.close(&id).await.unwrap();
+    assert_eq!(closed.status, SessionStatus::Closed);
+    let (rest, _) = drain(&mut replay, out.len() as u64).await;
+    assert_eq!([out, rest].concat(), transcript(&tmp, &id));
     // Status persisted across a reopen too.
-    let third = SessionManager::open(tmp.path()).unwrap();
-    assert_eq!(third.get(exited.id()).unwrap().info().exit_code, Some(3));
+    drop((s, replay, scr, again));
+    let third = open(&tmp).await;
+    assert_eq!(third.get(&exited_id).unwrap().info().exit_code, Some(3));
+    assert_eq!(third.get(&id).unwrap().info().status, SessionStatus::Closed);
 }
 
 #[tokio::test]
 async fn resize_reaches_the_program_and_subscribers() {
-    let (tmp, mgr) = manager();
+    let (tmp, mgr) = manager().await;
     let s = start(&mgr, &tmp, &["/bin/sh"]).await;
     let mut sub = s.attach(Resume::Offset { offset: 0 }).unwrap();
-    s.resize(30, 100).unwrap();
+    s.resize(30, 100).await.unwrap();
     assert_eq!((s.info().rows, s.info().cols), (30, 100));
     loop {
         match next(&mut sub).await {
@@ -344,8 +362,8 @@ async fn resize_reaches_the_program_and_subscribers() {
     s.write_input(b"stty size\r").await.unwrap();
     read_until(&mut sub, "30 100").await;
     // Several changes while a subscriber is away coalesce into one Meta.
-    s.resize(40, 120).unwrap();
-    s.resize(41, 121).unwrap();
+    s.resize(40, 120).await.unwrap();
+    s.resize(41, 121).await.unwrap();
     s.write_input(b"printf '\\033]2;my-title\\007'\r")
         .await
         .unwrap();
@@ -367,18 +385,24 @@ async fn resize_reaches_the_program_and_subscribers() {
     assert_eq!((metas[0].rows, metas[0].cols), (41, 121));
     assert_eq!(metas[0].title, "my-title");
     assert_eq!(s.info().title, "my-title");
-    assert!(matches!(s.resize(0, 10), Err(SessionError::BadRequest(_))));
     assert!(matches!(
-        s.resize(10, 1001),
+        s.resize(0, 10).await,
+        Err(SessionError::BadRequest(_))
+    ));
+    assert!(matches!(
+        s.resize(10, 1001).await,
         Err(SessionError::BadRequest(_))
     ));
     mgr.shutdown().await;
-    assert!(matches!(s.resize(10, 10), Err(SessionError::SessionEnded)));
+    assert!(matches!(
+        s.resize(10, 10).await,
+        Err(SessionError::SessionEnded)
+    ));
 }
 
 #[tokio::test]
 async fn list_is_newest_first_and_shutdown_closes_all() {
-    let (tmp, mgr) = manager();
+    let (tmp, mgr) = manager().await;
     let a = start(&mgr, &tmp, &["sleep", "1000"]).await;
     let b = start(&mgr, &tmp, &["sleep", "1000"]).await;
     let c = start(&mgr, &tmp, &["sleep", "1000"]).await;
@@ -393,7 +417,7 @@ async fn list_is_newest_first_and_shutdown_closes_all() {
 
 #[tokio::test]
 async fn rejections() {
-    let (tmp, mgr) = manager();
+    let (tmp, mgr) = manager().await;
     let bad_request = |r: Result<Arc<Session>, SessionError>| match r {
         Err(e @ SessionError::BadRequest(_)) => assert_eq!(e.code(), ErrorCode::BadRequest),
         Err(e) => panic!("expected bad request, got {e}"),
@@ -452,7 +476,10 @@ async fn rejections() {
     let err = s.write_input(b"x").await.unwrap_err();
     assert!(matches!(err, SessionError::SessionEnded));
     assert_eq!(err.code(), ErrorCode::SessionEnded);
-    assert!(matches!(s.resize(10, 10), Err(SessionError::SessionEnded)));
+    assert!(matches!(
+        s.resize(10, 10).await,
+        Err(SessionError::SessionEnded)
+    ));
 }
 
 #[tokio::test]
@@ -494,7 +521,7 @@ async fn corrupt_session_dirs_are_skipped_on_open() {
     )
     .unwrap();
     std::fs::write(dir.join("s_cccccccccccc/transcript"), b"hi").unwrap();
-    let mgr = SessionManager::open(tmp.path()).unwrap();
+    let mgr = open(&tmp).await;
     let list = mgr.list();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].id, "s_cccccccccccc");
@@ -510,7 +537,7 @@ fn handles_can_move_across_tasks() {
     send_sync::<Subscription>();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let (tmp, mgr) = manager();
+        let (tmp, mgr) = manager().await;
         let s = start(&mgr, &tmp, &["sh", "-c", "echo hi"]).await;
         let mut sub = s.attach(Resume::Offset { offset: 0 }).unwrap();
         send(&sub.next());

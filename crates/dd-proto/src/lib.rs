@@ -21,6 +21,7 @@
 pub mod duration;
 pub mod error;
 pub mod frame;
+pub mod host;
 pub mod keys;
 pub mod link;
 pub mod message;

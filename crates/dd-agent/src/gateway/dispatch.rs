@@ -228,6 +228,7 @@ async fn run(
             let r: m::Resize = params(p)?;
             session(conn, &r.session)?
                 .resize(r.rows, r.cols)
+                .await
                 .map_err(session_err)?;
             ok(json!({}))
         }

@@ -22,7 +22,7 @@ use dd_proto::noise::StaticKeypair;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::sessions::SessionManager;
+use crate::sessions::{HostConfig, HostMode, SessionManager};
 use crate::state::StateDir;
 use crate::store::Store;
 
@@ -44,6 +44,12 @@ pub struct ServeOptions {
     /// The input-needed quiet period to store in the agent config (ms; 0
     /// turns the heuristic off); `None` keeps the stored one.
     pub prompt_quiet_ms: Option<u64>,
+    /// The executable to start the session host from
+    /// (`<exe> session-host`); `None` runs it inside this process, so the
+    /// sessions end with it.
+    pub host_exe: Option<PathBuf>,
+    /// Per-session transcript size cap in bytes (0: none).
+    pub transcript_cap: u64,
 }
 
 /// Errors starting the agent.
@@ -129,7 +135,17 @@ pub async fn serve(
         })?;
     }
     let cfg = store.config()?;
-    let sessions = SessionManager::open(state.root())?;
+    let sessions = SessionManager::open(
+        state.root(),
+        HostConfig {
+            mode: match &opts.host_exe {
+                Some(exe) => HostMode::Spawn(exe.clone()),
+                None => HostMode::InProcess,
+            },
+            transcript_cap: opts.transcript_cap,
+        },
+    )
+    .await?;
     sessions
         .prompt_settings()
         .set(cfg.prompt_quiet_ms, cfg.prompt_heuristic);
@@ -180,7 +196,9 @@ pub async fn serve(
     )
     .with_graceful_shutdown(signal)
     .await?;
-    sessions.shutdown().await;
+    // The sessions keep running in the session host; the next gateway
+    // takes them back.
+    drop(sessions);
     tracing::info!("stopped");
     Ok(())
 }

@@ -17,6 +17,9 @@ pub enum SessionError {
     /// A file or PTY operation failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The session host is unreachable or failed.
+    #[error("session host: {0}")]
+    Host(String),
     /// The command could not be started.
     #[error("cannot start {program}: {source}")]
     Spawn {
@@ -34,17 +37,10 @@ impl SessionError {
             SessionError::NotFound => ErrorCode::NotFound,
             SessionError::BadRequest(_) => ErrorCode::BadRequest,
             SessionError::SessionEnded => ErrorCode::SessionEnded,
-            SessionError::Io(_) | SessionError::Spawn { .. } => ErrorCode::Internal,
+            SessionError::Io(_) | SessionError::Spawn { .. } | SessionError::Host(_) => {
+                ErrorCode::Internal
+            }
         }
-    }
-}
-
-/// Turns a pty-process error into an I/O error.
-pub(crate) fn pty_io(e: pty_process::Error) -> std::io::Error {
-    match e {
-        pty_process::Error::Io(e) => e,
-        pty_process::Error::Rustix(e) => e.into(),
-        other => std::io::Error::other(other.to_string()),
     }
 }
 

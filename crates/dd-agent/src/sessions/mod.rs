@@ -18,14 +18,20 @@
 //! from the transcript file. A subscriber that stops reading holds nothing
 //! up and loses nothing; it catches up later.
 //!
-//! When the agent starts again, sessions that were running are marked
-//! `lost`; their transcripts stay readable.
+//! The processes themselves live in the session host ([`crate::host`]), a
+//! separate process that reads each PTY and appends to its transcript
+//! *before* sending the bytes here over [`remote`]; this side keeps the
+//! screen model, the tail and the subscribers. When the gateway starts
+//! again it re-adopts every session the host still runs (rebuilding the
+//! screen from the transcript and reading whatever it missed from the
+//! file); sessions the host no longer knows (it died) are marked `lost`,
+//! their transcripts kept.
 
 mod detect;
 mod error;
 mod heuristic;
 mod meta;
-mod pty;
+mod remote;
 mod screen;
 mod session;
 mod signals;
@@ -34,6 +40,8 @@ mod tail;
 
 pub use detect::PromptSettings;
 pub use error::SessionError;
+pub(crate) use meta::TRANSCRIPT_FILE;
+pub use remote::{HostConfig, HostMode, DEFAULT_TRANSCRIPT_CAP};
 pub use session::Session;
 pub use stream::{StreamItem, Subscription};
 
@@ -44,11 +52,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use dd_proto::host::{HostSession, Reply, ToHost};
 use dd_proto::methods::{CreateSession, SessionInfo, SessionStatus};
 use tokio::sync::watch;
 
 use crate::util::{is_valid_id, new_id, now_secs};
-use session::{check_size, lock, Fixed, State};
+use remote::HostLink;
+use session::{check_size, lock, Control, Fixed, State};
 use tail::Tail;
 
 /// Longest session name accepted, in characters.
@@ -56,17 +66,23 @@ const MAX_NAME_CHARS: usize = 200;
 
 /// All sessions of this agent, running and ended.
 pub struct SessionManager {
+    root: PathBuf,
     dir: PathBuf,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     seq: AtomicU64,
     prompts: Arc<PromptSettings>,
+    host: HostConfig,
+    link: tokio::sync::Mutex<Option<Arc<HostLink>>>,
 }
 
 impl SessionManager {
-    /// Opens the session store under `<root>/sessions` (created, mode 0700)
-    /// and loads past sessions; those whose meta says `running` become
-    /// `lost`. Unreadable session directories are skipped with a warning.
-    pub fn open(root: &Path) -> Result<Arc<SessionManager>, SessionError> {
+    /// Opens the session store under `<root>/sessions` (created, mode 0700),
+    /// loads past sessions and connects to the session host (starting it
+    /// as `host` says if none runs). Sessions the host still runs are
+    /// re-adopted; those whose meta says `running` but that the host does
+    /// not know become `lost`. Unreadable session directories are skipped
+    /// with a warning.
+    pub async fn open(root: &Path, host: HostConfig) -> Result<Arc<SessionManager>, SessionError> {
         let dir = root.join("sessions");
         fs::DirBuilder::new()
             .recursive(true)
@@ -95,12 +111,101 @@ impl SessionManager {
             s.seq = seq as u64;
             sessions.insert(s.fixed.id.clone(), Arc::new(s));
         }
-        Ok(Arc::new(SessionManager {
+        let mgr = Arc::new(SessionManager {
+            root: root.to_owned(),
             dir,
             seq: AtomicU64::new(sessions.len() as u64),
             sessions: Mutex::new(sessions),
             prompts,
-        }))
+            host,
+            link: tokio::sync::Mutex::new(None),
+        });
+        mgr.adopt().await?;
+        Ok(mgr)
+    }
+
+    /// The live link to the session host, connecting (and starting the
+    /// host) if there is none.
+    async fn link(self: &Arc<Self>) -> Result<Arc<HostLink>, SessionError> {
+        let mut guard = self.link.lock().await;
+        if let Some(l) = guard.as_ref().filter(|l| l.is_alive()) {
+            return Ok(Arc::clone(l));
+        }
+        let l = HostLink::open(&self.root, &self.host, Arc::downgrade(self)).await?;
+        *guard = Some(Arc::clone(&l));
+        Ok(l)
+    }
+
+    /// Connects to the host and takes back the sessions it still runs;
+    /// marks the others that were running `lost`.
+    async fn adopt(self: &Arc<Self>) -> Result<(), SessionError> {
+        let link = self.link().await?;
+        let hosted: HashMap<String, HostSession> =
+            match link.call(|req| ToHost::List { req }).await? {
+                Reply::Sessions { sessions } => {
+                    sessions.into_iter().map(|s| (s.id.clone(), s)).collect()
+                }
+                other => return Err(SessionError::Host(format!("unexpected reply {other:?}"))),
+            };
+        // `lost` too: a gateway that lost its link may have recorded that
+        // while the host (and the session) lived on.
+        let was_running: Vec<Arc<Session>> = lock(&self.sessions)
+            .values()
+            .filter(|s| {
+                let st = s.info().status;
+                st == SessionStatus::Running
+                    || (st == SessionStatus::Lost && hosted.contains_key(s.id()))
+            })
+            .cloned()
+            .collect();
+        let mut lost = 0;
+        for s in was_running {
+            let Some(h) = hosted.get(s.id()) else {
+                if !s.is_running() {
+                    continue;
+                }
+                *lock(&s.control) = Some(Control {
+                    link: Arc::clone(&link),
+                });
+                s.lose();
+                lost += 1;
+                continue;
+            };
+            s.trimmed(h.start);
+            s.revive();
+            *lock(&s.control) = Some(Control {
+                link: Arc::clone(&link),
+            });
+            if h.running {
+                s.adopt_screen();
+                s.start_quiet_timer();
+                let id = s.id().to_owned();
+                link.call(|req| ToHost::Follow { req, id }).await?;
+            } else {
+                s.ingest(h.end, bytes::Bytes::new());
+                s.finish(h.exit_code);
+            }
+        }
+        if lost > 0 {
+            tracing::warn!(
+                lost,
+                "sessions were lost: the session host had stopped (their transcripts are kept)"
+            );
+        }
+        Ok(())
+    }
+
+    /// The link to the host broke: every session it ran is lost.
+    fn host_lost(&self, link: &Arc<HostLink>) {
+        let running: Vec<Arc<Session>> = lock(&self.sessions).values().cloned().collect();
+        for s in running {
+            let on_link = lock(&s.control)
+                .as_ref()
+                .is_some_and(|c| Arc::ptr_eq(&c.link, link));
+            if on_link {
+                s.lose();
+            }
+        }
     }
 
     /// The input-needed detection settings every session uses.
@@ -109,7 +214,10 @@ impl SessionManager {
     }
 
     /// Starts a new session on a fresh PTY.
-    pub async fn create(&self, req: CreateSession) -> Result<Arc<Session>, SessionError> {
+    pub async fn create(
+        self: &Arc<Self>,
+        req: CreateSession,
+    ) -> Result<Arc<Session>, SessionError> {
         let rows = req.rows.unwrap_or(24);
         let cols = req.cols.unwrap_or(80);
         check_size(rows, cols)?;
@@ -140,6 +248,7 @@ impl SessionManager {
                 return Err(bad(format!("invalid environment variable {k:?}")));
             }
         }
+        let req_env = req.env;
         let name = match req.name {
             Some(n) => n,
             None => Path::new(&command[0])
@@ -154,9 +263,15 @@ impl SessionManager {
         let id = new_id("s");
         let dir = self.dir.join(&id);
         fs::DirBuilder::new().mode(0o700).create(&dir)?;
-        let started = start_in(&dir, &id, &command, &cwd, &req.env, rows, cols);
-        let (spawned, writer, reader) = match started {
-            Ok(v) => v,
+        let transcript = match create_transcript(&dir) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&dir);
+                return Err(e.into());
+            }
+        };
+        let link = match self.link().await {
+            Ok(l) => l,
             Err(e) => {
                 let _ = fs::remove_dir_all(&dir);
                 return Err(e);
@@ -165,19 +280,49 @@ impl SessionManager {
         let fixed = Fixed {
             id: id.clone(),
             name,
-            command,
-            cwd,
+            command: command.clone(),
+            cwd: cwd.clone(),
             created_at: now_secs(),
         };
         let state = new_state(Tail::new(0), rows, cols, SessionStatus::Running);
-        let mut session = new_session(fixed, dir, state, reader);
+        let mut session = new_session(fixed, dir.clone(), state, transcript);
         session.seq = self.seq.fetch_add(1, Ordering::Relaxed);
         session.prompt_settings = Arc::clone(&self.prompts);
+        *lock(&session.control) = Some(Control {
+            link: Arc::clone(&link),
+        });
         let session = Arc::new(session);
-        session.persist(&session.info());
-        lock(&self.sessions).insert(id, Arc::clone(&session));
-        pty::start(Arc::clone(&session), spawned, writer);
-        Ok(session)
+        // Registered before the host starts it, so no output is missed.
+        lock(&self.sessions).insert(id.clone(), Arc::clone(&session));
+        let result = link
+            .call(|req| ToHost::Create {
+                req,
+                id: id.clone(),
+                command: command.clone(),
+                cwd,
+                env: req_env,
+                rows,
+                cols,
+            })
+            .await;
+        match result {
+            Ok(_) => {
+                session.persist(&session.info());
+                session.start_quiet_timer();
+                Ok(session)
+            }
+            Err(e) => {
+                lock(&self.sessions).remove(&id);
+                let _ = fs::remove_dir_all(&dir);
+                Err(match e {
+                    SessionError::Host(m) if m.starts_with("cannot start") => SessionError::Spawn {
+                        program: command[0].clone(),
+                        source: std::io::Error::other(m),
+                    },
+                    e => e,
+                })
+            }
+        }
     }
 
     /// All sessions, newest first.
@@ -215,33 +360,16 @@ fn bad(msg: impl Into<String>) -> SessionError {
     SessionError::BadRequest(msg.into())
 }
 
-/// Creates the transcript and spawns the child: (child, append handle,
-/// read handle).
-fn start_in(
-    dir: &Path,
-    id: &str,
-    command: &[String],
-    cwd: &str,
-    env: &std::collections::BTreeMap<String, String>,
-    rows: u16,
-    cols: u16,
-) -> Result<(pty::Spawned, fs::File, fs::File), SessionError> {
+/// Creates the empty transcript (0600) for the host to append to, and
+/// returns a read handle on it.
+fn create_transcript(dir: &Path) -> std::io::Result<fs::File> {
     let path = dir.join(meta::TRANSCRIPT_FILE);
-    let writer = fs::OpenOptions::new()
+    fs::OpenOptions::new()
         .append(true)
         .create_new(true)
         .mode(0o600)
         .open(&path)?;
-    let reader = fs::File::open(&path)?;
-    let spec = pty::Spec {
-        id,
-        command,
-        cwd,
-        env,
-        rows,
-        cols,
-    };
-    Ok((pty::spawn(&spec)?, writer, reader))
+    fs::File::open(&path)
 }
 
 fn new_state(tail: Tail, rows: u16, cols: u16, status: SessionStatus) -> State {
@@ -258,6 +386,7 @@ fn new_state(tail: Tail, rows: u16, cols: u16, status: SessionStatus) -> State {
         meta_offset: 0,
         closing: false,
         prompts: detect::Prompts::new(),
+        first: 0,
     }
 }
 
@@ -275,7 +404,8 @@ fn new_session(fixed: Fixed, dir: PathBuf, state: State, transcript: fs::File) -
     }
 }
 
-/// Loads one past session; a `running` one becomes `lost`.
+/// Loads one past session. A `running` one stays `running` until the host
+/// says whether it still runs (see [`SessionManager::adopt`]).
 fn load(dir: &Path, id: &str) -> Result<Session, SessionError> {
     let info = meta::read(dir)?;
     if info.id != id {
@@ -283,13 +413,13 @@ fn load(dir: &Path, id: &str) -> Result<Session, SessionError> {
     }
     let transcript = fs::File::open(dir.join(meta::TRANSCRIPT_FILE))?;
     let end = transcript.metadata()?.len();
-    let status = match info.status {
-        SessionStatus::Running => SessionStatus::Lost,
-        s => s,
-    };
+    let status = info.status;
     let rows = info.rows.clamp(1, session::MAX_DIM);
     let cols = info.cols.clamp(1, session::MAX_DIM);
     let mut state = new_state(Tail::new(end), rows, cols, status);
+    // The screen of a session still running is rebuilt when it is adopted.
+    state.screen = None;
+    state.first = crate::host::read_start(dir);
     state.exit_code = info.exit_code;
     state.title = info.title.clone();
     let fixed = Fixed {
@@ -299,9 +429,5 @@ fn load(dir: &Path, id: &str) -> Result<Session, SessionError> {
         cwd: info.cwd,
         created_at: info.created_at,
     };
-    let session = new_session(fixed, dir.to_owned(), state, transcript);
-    if info.status == SessionStatus::Running {
-        session.persist(&session.info());
-    }
-    Ok(session)
+    Ok(new_session(fixed, dir.to_owned(), state, transcript))
 }

@@ -2,7 +2,6 @@
 //! resize and attach.
 
 use std::fs::File;
-use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -10,15 +9,20 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
+use dd_proto::host::{HostSignal, ToHost};
 use dd_proto::methods::{Resume, SessionInfo, SessionStatus};
-use rustix::process::{Pid, Signal};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::detect::{PromptEvent, PromptSettings, Prompts};
+use super::remote::HostLink;
 use super::screen::Screen;
 use super::stream::{StreamItem, Subscription};
 use super::tail::Tail;
 use super::{meta, SessionError};
+
+/// Gaps in the host's output (bytes it did not send) are read from the
+/// transcript in pieces of this size.
+const GAP_READ: u64 = 1024 * 1024;
 
 /// Largest PTY dimension accepted.
 pub(crate) const MAX_DIM: u16 = 1000;
@@ -36,14 +40,9 @@ pub(crate) struct Fixed {
     pub(crate) created_at: i64,
 }
 
-/// Handles on a running session's process and PTY.
+/// The handle on a running session: its session host.
 pub(crate) struct Control {
-    /// Feeds the PTY writer task.
-    pub(crate) input: mpsc::Sender<Vec<u8>>,
-    /// A duplicate of the PTY master, for resizing.
-    pub(crate) master: OwnedFd,
-    /// The process group (the child is its leader).
-    pub(crate) pgid: Pid,
+    pub(crate) link: Arc<HostLink>,
 }
 
 /// What changes, all under one lock.
@@ -64,6 +63,9 @@ pub(crate) struct State {
     pub(crate) closing: bool,
     /// Input-needed detection.
     pub(crate) prompts: Prompts,
+    /// The first transcript offset still stored (older bytes were dropped
+    /// by the size cap).
+    pub(crate) first: u64,
 }
 
 impl State {
@@ -156,31 +158,34 @@ impl Session {
     /// Writes input to the PTY. Waits while the PTY's input queue is full
     /// (only this session's callers wait).
     pub async fn write_input(&self, data: &[u8]) -> Result<(), SessionError> {
-        let tx = lock(&self.control)
-            .as_ref()
-            .map(|c| c.input.clone())
-            .ok_or(SessionError::SessionEnded)?;
+        let link = self.link().ok_or(SessionError::SessionEnded)?;
         if data.is_empty() {
             return Ok(());
         }
         // Noted before it is queued, so output the program writes in
         // answer always comes after it.
         self.note_input(data);
-        tx.send(data.to_vec())
-            .await
-            .map_err(|_| SessionError::SessionEnded)
+        link.input(&self.fixed.id, data).await
+    }
+
+    /// The session host link while the session runs.
+    fn link(&self) -> Option<Arc<HostLink>> {
+        lock(&self.control).as_ref().map(|c| Arc::clone(&c.link))
     }
 
     /// Resizes the PTY (the program gets SIGWINCH) and the screen model, and
     /// tells subscribers with a `Meta` item.
-    pub fn resize(&self, rows: u16, cols: u16) -> Result<(), SessionError> {
+    pub async fn resize(&self, rows: u16, cols: u16) -> Result<(), SessionError> {
         check_size(rows, cols)?;
-        {
-            let control = lock(&self.control);
-            let c = control.as_ref().ok_or(SessionError::SessionEnded)?;
-            rustix::termios::tcsetwinsize(&c.master, pty_process::Size::new(rows, cols).into())
-                .map_err(std::io::Error::from)?;
-        }
+        let link = self.link().ok_or(SessionError::SessionEnded)?;
+        let id = self.fixed.id.clone();
+        link.call(|req| ToHost::Resize {
+            req,
+            id,
+            rows,
+            cols,
+        })
+        .await?;
         let info = {
             let mut st = lock(&self.state);
             if (st.rows, st.cols) == (rows, cols) {
@@ -260,6 +265,17 @@ impl Session {
         )
     }
 
+    /// Rebuilds the screen of a running session this gateway adopts from
+    /// the session host (a failure leaves a blank screen).
+    pub(crate) fn adopt_screen(&self) {
+        let screen = self.rebuild_screen().unwrap_or_else(|e| {
+            tracing::warn!(session = %self.fixed.id, error = %e, "cannot rebuild the screen");
+            let st = lock(&self.state);
+            Screen::new(st.rows, st.cols)
+        });
+        lock(&self.state).screen = Some(screen);
+    }
+
     /// Rebuilds the screen of a session loaded from disk from the end of
     /// its transcript.
     fn rebuild_screen(&self) -> Result<Screen, SessionError> {
@@ -267,7 +283,8 @@ impl Session {
             let st = lock(&self.state);
             (st.tail.end(), st.rows, st.cols)
         };
-        let from = end.saturating_sub(REBUILD_BYTES);
+        let first = lock(&self.state).first;
+        let from = end.saturating_sub(REBUILD_BYTES).max(first).min(end);
         let mut buf = vec![0u8; (end - from) as usize];
         self.transcript.read_exact_at(&mut buf, from)?;
         let mut screen = Screen::new(rows, cols);
@@ -344,10 +361,93 @@ impl Session {
         self.wake.send_replace(());
     }
 
+    /// Takes output the host reports at `offset`: bytes already seen are
+    /// skipped, and bytes the host did not send (before `offset`) are read
+    /// from the transcript first, so the tail stays contiguous.
+    pub(crate) fn ingest(&self, offset: u64, data: Bytes) {
+        let mut end = lock(&self.state).tail.end();
+        while end < offset {
+            let n = (offset - end).min(GAP_READ);
+            match self.read_file(end, n as usize) {
+                Ok(buf) => self.publish(Bytes::from(buf)),
+                Err(e) => {
+                    tracing::error!(session = %self.fixed.id, error = %e,
+                        "cannot read missed output from the transcript");
+                    return;
+                }
+            }
+            end += n;
+        }
+        let len = data.len() as u64;
+        if offset + len <= end {
+            return;
+        }
+        self.publish(data.slice((end - offset) as usize..));
+    }
+
+    /// The host dropped transcript bytes before `start` (the size cap).
+    pub(crate) fn trimmed(&self, start: u64) {
+        let mut st = lock(&self.state);
+        st.first = st.first.max(start);
+    }
+
+    /// The session host went away with this session running: it is lost.
+    pub(crate) fn lose(&self) {
+        if lock(&self.control).take().is_none() {
+            return;
+        }
+        let info = {
+            let mut st = lock(&self.state);
+            st.status = SessionStatus::Lost;
+            let end = st.tail.end();
+            st.prompts.clear(end);
+            st.bump_meta();
+            self.info_locked(&st)
+        };
+        tracing::warn!(session = %self.fixed.id, "session lost: the session host stopped");
+        self.persist(&info);
+        self.wake.send_replace(());
+    }
+
+    /// Marks a session recorded `lost` running again (the host still runs
+    /// it; see `SessionManager::adopt`).
+    pub(crate) fn revive(&self) {
+        let mut st = lock(&self.state);
+        if st.status == SessionStatus::Lost {
+            st.status = SessionStatus::Running;
+            st.bump_meta();
+        }
+    }
+
+    /// Runs the input-needed quiet timer while the session runs.
+    pub(crate) fn start_quiet_timer(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let mut rx = self.wake.subscribe();
+        tokio::spawn(async move {
+            loop {
+                let at = match weak.upgrade() {
+                    Some(s) if s.is_running() => s.quiet_deadline(),
+                    _ => return,
+                };
+                tokio::select! {
+                    r = rx.changed() => if r.is_err() { return },
+                    _ = tokio::time::sleep_until(at.unwrap_or_else(tokio::time::Instant::now)),
+                        if at.is_some() => {
+                        if let Some(s) = weak.upgrade() {
+                            s.quiet_tick();
+                        }
+                    }
+                }
+            }
+        });
+    }
+
     /// Records the end of the process (all output read), persists it and
     /// wakes everyone.
     pub(crate) fn finish(&self, exit_code: Option<i32>) {
-        lock(&self.control).take();
+        if lock(&self.control).take().is_none() {
+            return;
+        }
         let info = {
             let mut st = lock(&self.state);
             st.status = if st.closing {
@@ -368,21 +468,22 @@ impl Session {
     /// Ends the process group: SIGHUP, then SIGTERM, then SIGKILL, waiting
     /// about a second between each, until the session has ended.
     pub(crate) async fn close(&self) -> SessionInfo {
-        let Some(pgid) = lock(&self.control).as_ref().map(|c| c.pgid) else {
+        let Some(link) = self.link() else {
             return self.info();
         };
         lock(&self.state).closing = true;
         let steps = [
-            (Signal::HUP, Duration::from_secs(1)),
-            (Signal::TERM, Duration::from_secs(1)),
-            (Signal::KILL, Duration::from_secs(5)),
+            (HostSignal::Hup, Duration::from_secs(1)),
+            (HostSignal::Term, Duration::from_secs(1)),
+            (HostSignal::Kill, Duration::from_secs(5)),
         ];
         for (signal, wait) in steps {
             if lock(&self.control).is_none() {
                 break;
             }
-            // ESRCH (already gone) is fine: the reader is finishing up.
-            let _ = rustix::process::kill_process_group(pgid, signal);
+            let id = self.fixed.id.clone();
+            // An error (already gone) is fine: the end is on its way.
+            let _ = link.call(|req| ToHost::Signal { req, id, signal }).await;
             if self.wait_ended(wait).await {
                 break;
             }
