@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use dd_agent::gateway::{serve, Announce, ServeOptions};
+use dd_agent::gateway::{serve, Announce, Bounds, ServeOptions};
 use dd_agent::state::StateDir;
 use dd_agent::store::Store;
 use dd_agent::util::now_secs;
@@ -54,6 +54,17 @@ enum Cmd {
         /// the saved value, else 1.5s.
         #[arg(long, value_parser = parse_quiet)]
         prompt_quiet: Option<u64>,
+        /// Open connections one source address may hold; more are refused
+        /// with HTTP 503 right after accept.
+        #[arg(long, default_value_t = dd_agent::gateway::DEFAULT_MAX_CONNS_PER_SOURCE)]
+        max_conns_per_source: usize,
+        /// Open connections in total; more are refused with HTTP 503.
+        #[arg(long, default_value_t = dd_agent::gateway::DEFAULT_MAX_CONNS)]
+        max_conns: usize,
+        /// A client whose socket takes no data for this long (e.g. 60s, 2m)
+        /// is dropped with `too_slow`; it resumes from its offset on reconnect.
+        #[arg(long, default_value = "60s", value_parser = parse_slow)]
+        slow_timeout: std::time::Duration,
     },
     /// Mint a one-time owner enrollment link (works whether or not the agent
     /// runs; only someone who can read the state dir can do it).
@@ -79,6 +90,15 @@ enum Cmd {
 
 fn parse_duration(s: &str) -> Result<u64, String> {
     dd_proto::duration::parse_secs(s).map_err(|e| e.to_string())
+}
+
+/// `--slow-timeout`: a duration of at least one second.
+fn parse_slow(s: &str) -> Result<std::time::Duration, String> {
+    let secs = parse_duration(s)?;
+    if secs == 0 {
+        return Err("the slow-client timeout must be at least 1s".into());
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 /// `--prompt-quiet`: `off` or `0`, `300ms`, `1.5s`, `1m`, or a bare number
@@ -145,6 +165,9 @@ fn run(cli: Cli) -> Result<()> {
             link_base,
             apple_app_id,
             prompt_quiet,
+            max_conns_per_source,
+            max_conns,
+            slow_timeout,
         } => {
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(serve(
@@ -155,6 +178,11 @@ fn run(cli: Cli) -> Result<()> {
                     link_base,
                     apple_app_id,
                     prompt_quiet_ms: prompt_quiet,
+                    bounds: Bounds {
+                        max_conns_per_source,
+                        max_conns,
+                        slow_timeout,
+                    },
                 },
                 None,
             ))?;

@@ -6,18 +6,21 @@
 //! attach streams run as tasks of their own ([`stream`]). [`live`] knows every
 //! connection and stream, so revocation can cut them at once.
 
+mod accept;
+mod bounds;
 mod conn;
 mod dispatch;
 mod http;
 mod limits;
 mod live;
 mod stream;
+mod writer;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use dd_proto::noise::StaticKeypair;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -26,6 +29,7 @@ use crate::sessions::SessionManager;
 use crate::state::StateDir;
 use crate::store::Store;
 
+pub use bounds::{Bounds, DEFAULT_MAX_CONNS, DEFAULT_MAX_CONNS_PER_SOURCE, DEFAULT_SLOW_TIMEOUT};
 pub use live::Live;
 
 /// How to run the agent.
@@ -44,6 +48,8 @@ pub struct ServeOptions {
     /// The input-needed quiet period to store in the agent config (ms; 0
     /// turns the heuristic off); `None` keeps the stored one.
     pub prompt_quiet_ms: Option<u64>,
+    /// Connection and slow-client bounds.
+    pub bounds: Bounds,
 }
 
 /// Errors starting the agent.
@@ -86,6 +92,7 @@ pub(crate) struct Agent {
     pub(crate) apple_app_id: Option<String>,
     pub(crate) live: Live,
     pub(crate) limits: limits::Limits,
+    pub(crate) bounds: Bounds,
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
@@ -160,26 +167,17 @@ pub async fn serve(
         apple_app_id: opts.apple_app_id.clone(),
         live: Live::default(),
         limits: limits::Limits::new(),
+        bounds: opts.bounds,
         shutdown: shutdown_rx,
     });
     let app = http::router(agent.clone());
-    // Keystrokes and echoes are small writes: never hold them for Nagle.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
-        }
-    });
     let signal = async move {
         wait_for_stop(stop).await;
         tracing::info!("shutting down");
         let _ = shutdown_tx.send(true);
     };
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signal)
-    .await?;
+    let slots = bounds::Slots::new(&opts.bounds);
+    accept::serve(listener, app, slots, signal, Duration::from_secs(3)).await;
     sessions.shutdown().await;
     tracing::info!("stopped");
     Ok(())

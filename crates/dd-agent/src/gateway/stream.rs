@@ -99,7 +99,7 @@ async fn run(conn: Arc<Conn>, mut s: StreamStart, mut stop: mpsc::Receiver<EndRe
             },
         };
         if !conn.send(msg).await {
-            break EndReason::Detached;
+            break conn.lost_reason();
         }
     };
     let message = match reason {
