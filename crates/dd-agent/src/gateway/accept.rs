@@ -1,6 +1,6 @@
 //! The accept loop: a connection slot per TCP connection (refused with a
 //! canned 503 when over a bound), a deadline for the HTTP request head
-//! (slowloris), one request per HTTP connection, then axum's router.
+//! (slowloris; it also ends idle keep-alive connections), then axum's router.
 
 use std::future::Future;
 use std::io;
@@ -129,7 +129,6 @@ pub(crate) async fn serve(
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
-                .keep_alive(false)
                 .serve_connection(io, svc)
                 .with_upgrades();
             tokio::pin!(conn);

@@ -418,15 +418,28 @@ fn audit_too_slow(conn: &Conn) {
         .iter()
         .filter_map(|s| conn.agent.live.stream_session(conn.id, *s))
         .collect();
-    let actor = conn
-        .principal()
-        .map(|p| p.actor())
-        .unwrap_or_else(|_| "unknown".into());
+    let session = sessions.first().map(String::as_str);
+    // A companion is named by its grant on that session, as elsewhere.
+    let actor = match conn.principal() {
+        Ok(Principal::Companion { grants, .. }) => grants
+            .iter()
+            .find(|g| Some(g.session_id.as_str()) == session)
+            .map(|g| format!("grant:{}", g.grant_id))
+            .unwrap_or_else(|| {
+                Principal::Companion {
+                    key: conn.key,
+                    grants,
+                }
+                .actor()
+            }),
+        Ok(p) => p.actor(),
+        Err(_) => "unknown".into(),
+    };
     tracing::info!(peer = %conn.peer, conn = conn.id, "dropped a client that stopped reading");
     conn.agent.store.audit(
         "too_slow",
         &actor,
-        sessions.first().map(String::as_str),
+        session,
         &format!(
             "connection from {} dropped: no write progress for {}s ({} streams)",
             conn.peer,
