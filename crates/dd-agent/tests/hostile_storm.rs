@@ -135,7 +135,9 @@ async fn bad_handshakes(agent: &AgentProc) {
     };
     let (_i, m1) = Initiator::start(&StaticKeypair::generate(), &agent.key, &hello).unwrap();
     let mut ws = ws_from(agent, "127.0.0.2").await.unwrap();
-    ws.send(Ws::binary(m1[..m1.len() / 2].to_vec())).await.unwrap();
+    ws.send(Ws::binary(m1[..m1.len() / 2].to_vec()))
+        .await
+        .unwrap();
     assert_eq!(close_of(&mut ws).await.0, 1002);
     // A random static key aimed at another agent key: the handshake fails.
     let other = StaticKeypair::generate().public();
@@ -170,7 +172,9 @@ async fn bad_frames(agent: &AgentProc, key: &StaticKeypair) {
         params: json!({}),
     };
     let f = sealer.seal(&req).unwrap().remove(0);
-    ws.send(Ws::binary(f[..f.len() - 5].to_vec())).await.unwrap();
+    ws.send(Ws::binary(f[..f.len() - 5].to_vec()))
+        .await
+        .unwrap();
     let (code, reason) = close_of(&mut ws).await;
     assert_eq!(code, 1002, "{reason}");
     // Invalid UTF-8 and invalid JSON where a request is expected.
@@ -200,7 +204,9 @@ async fn connection_flood(agent: &AgentProc) {
         held.push(ws_from(agent, "127.0.0.3").await.expect("within the bound"));
     }
     for _ in 0..5 {
-        let e = ws_from(agent, "127.0.0.3").await.err().expect("over the bound");
+        let e = ws_from(agent, "127.0.0.3")
+            .await
+            .expect_err("over the bound");
         assert!(
             e == "http 503 Service Unavailable" || !e.starts_with("http"),
             "{e}"
@@ -347,7 +353,8 @@ async fn a_storm_of_bad_peers_leaves_the_honest_stream_whole() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|r| r["action"] == "too_slow" && r["actor"].as_str().unwrap().starts_with("device:")),
+            .any(|r| r["action"] == "too_slow"
+                && r["actor"].as_str().unwrap().starts_with("device:")),
         "no too_slow record for the request flood"
     );
     tokio::time::sleep(Duration::from_secs(1)).await;

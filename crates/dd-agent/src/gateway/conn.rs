@@ -272,7 +272,7 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
         }
     };
     if end_reason == EndReason::TooSlow {
-        audit_too_slow(&conn);
+        writer::audit_too_slow(&conn);
     }
     finish(&conn, end_reason).await;
     if !writer_done {
@@ -402,50 +402,4 @@ async fn finish(conn: &Arc<Conn>, reason: EndReason) {
             abort.abort();
         }
     }
-}
-
-/// Records that the connection was dropped for not reading, with the
-/// sessions it was streaming.
-fn audit_too_slow(conn: &Conn) {
-    let streams: Vec<u64> = conn
-        .streams
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .keys()
-        .copied()
-        .collect();
-    let sessions: Vec<String> = streams
-        .iter()
-        .filter_map(|s| conn.agent.live.stream_session(conn.id, *s))
-        .collect();
-    let session = sessions.first().map(String::as_str);
-    // A companion is named by its grant on that session, as elsewhere.
-    let actor = match conn.principal() {
-        Ok(Principal::Companion { grants, .. }) => grants
-            .iter()
-            .find(|g| Some(g.session_id.as_str()) == session)
-            .map(|g| format!("grant:{}", g.grant_id))
-            .unwrap_or_else(|| {
-                Principal::Companion {
-                    key: conn.key,
-                    grants,
-                }
-                .actor()
-            }),
-        Ok(p) => p.actor(),
-        Err(_) => "unknown".into(),
-    };
-    tracing::info!(peer = %conn.peer, conn = conn.id, "dropped a client that stopped reading");
-    conn.agent.store.audit(
-        "too_slow",
-        &actor,
-        session,
-        &format!(
-            "connection from {} dropped: no write progress for {}s ({} streams)",
-            conn.peer,
-            conn.agent.bounds.slow_timeout.as_secs_f32(),
-            streams.len()
-        ),
-        now_secs(),
-    );
 }
