@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use dd_agent::gateway::{serve, Announce, ServeOptions};
+use dd_agent::gateway::{serve, Announce, Bounds, ServeOptions};
 use dd_agent::state::StateDir;
 use dd_agent::store::Store;
 use dd_agent::util::now_secs;
@@ -59,6 +59,17 @@ enum Cmd {
         /// before the first kept byte are told how much was dropped).
         #[arg(long, default_value = "2GiB", value_parser = parse_size)]
         transcript_cap: u64,
+        /// Open connections one source address may hold; more are refused
+        /// with HTTP 503 right after accept.
+        #[arg(long, default_value_t = dd_agent::gateway::DEFAULT_MAX_CONNS_PER_SOURCE)]
+        max_conns_per_source: usize,
+        /// Open connections in total; more are refused with HTTP 503.
+        #[arg(long, default_value_t = dd_agent::gateway::DEFAULT_MAX_CONNS)]
+        max_conns: usize,
+        /// A client whose socket takes no data for this long (e.g. 60s, 2m)
+        /// is dropped with `too_slow`; it resumes from its offset on reconnect.
+        #[arg(long, default_value = "60s", value_parser = parse_slow)]
+        slow_timeout: std::time::Duration,
     },
     /// Run the session host for a state dir: the process that owns the
     /// sessions' PTYs and transcripts, so they survive gateway restarts.
@@ -104,8 +115,16 @@ fn parse_duration(s: &str) -> Result<u64, String> {
     dd_proto::duration::parse_secs(s).map_err(|e| e.to_string())
 }
 
-/// `--prompt-quiet`: `off` or `0`, `300ms`, `1.5s`, `1m`, or a bare number
-/// of milliseconds → milliseconds.
+/// `--slow-timeout`: a duration of at least one second.
+fn parse_slow(s: &str) -> Result<std::time::Duration, String> {
+    let secs = parse_duration(s)?;
+    if secs == 0 {
+        return Err("the slow-client timeout must be at least 1s".into());
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+/// `--transcript-cap`: bytes, with an optional KiB/MiB/GiB/TiB unit.
 fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
@@ -125,6 +144,8 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{s:?} is too large"))
 }
 
+/// `--prompt-quiet`: `off` or `0`, `300ms`, `1.5s`, `1m`, or a bare number
+/// of milliseconds → milliseconds.
 fn parse_quiet(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let bad = || format!("invalid duration {s:?}: write e.g. 1500ms, 1.5s, 2s or off");
@@ -188,6 +209,9 @@ fn run(cli: Cli) -> Result<()> {
             apple_app_id,
             prompt_quiet,
             transcript_cap,
+            max_conns_per_source,
+            max_conns,
+            slow_timeout,
         } => {
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(serve(
@@ -200,6 +224,11 @@ fn run(cli: Cli) -> Result<()> {
                     prompt_quiet_ms: prompt_quiet,
                     host_exe: Some(std::env::current_exe().context("cannot find this executable")?),
                     transcript_cap,
+                    bounds: Bounds {
+                        max_conns_per_source,
+                        max_conns,
+                        slow_timeout,
+                    },
                 },
                 None,
             ))?;

@@ -39,6 +39,9 @@ pub enum ErrorCode {
     UnsupportedVersion,
     /// The client did not keep up with its stream and was dropped.
     TooSlow,
+    /// Older output asked for is no longer stored (the transcript size
+    /// cap dropped it); the stream goes on from the oldest kept byte.
+    Truncated,
     /// Something failed inside the agent.
     Internal,
 }
@@ -63,6 +66,7 @@ impl ErrorCode {
             ErrorCode::SessionEnded => "session_ended",
             ErrorCode::UnsupportedVersion => "unsupported_version",
             ErrorCode::TooSlow => "too_slow",
+            ErrorCode::Truncated => "truncated",
             ErrorCode::Internal => "internal",
         }
     }
@@ -132,6 +136,7 @@ mod tests {
             ErrorCode::SessionEnded,
             ErrorCode::UnsupportedVersion,
             ErrorCode::TooSlow,
+            ErrorCode::Truncated,
             ErrorCode::Internal,
         ] {
             let json = serde_json::to_string(&code).unwrap();

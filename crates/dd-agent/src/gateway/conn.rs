@@ -6,17 +6,22 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use axum::extract::ws::{Message as WsMessage, WebSocket};
 use dd_proto::message::{EndReason, Event};
 use dd_proto::methods::{Hello, Welcome};
-use dd_proto::noise::{Responder, Sealer};
+use dd_proto::noise::Responder;
 use dd_proto::{ErrorBody, ErrorCode, Message, MAX_NOISE_MESSAGE, PROTOCOL_VERSION};
-use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 
+use super::bounds::MAX_QUEUED_BYTES;
 use super::dispatch::{self, Handled};
+use super::writer::{
+    self, close, Out, WriterEnd, CLOSE_NORMAL, CLOSE_POLICY, CLOSE_PROTOCOL, CLOSE_TOO_BIG,
+    CLOSE_UNSUPPORTED,
+};
 use super::Agent;
 use crate::policy::{self, Principal};
 use crate::util::now_secs;
@@ -25,23 +30,7 @@ use crate::util::now_secs;
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages queued for the writer per connection.
 const OUT_QUEUE: usize = 256;
-/// WebSocket close codes we use.
-const CLOSE_NORMAL: u16 = 1000;
-const CLOSE_PROTOCOL: u16 = 1002;
-const CLOSE_UNSUPPORTED: u16 = 1003;
-const CLOSE_POLICY: u16 = 1008;
-const CLOSE_TOO_BIG: u16 = 1009;
-
-type Sink = SplitSink<WebSocket, WsMessage>;
 type Source = SplitStream<WebSocket>;
-
-/// What the writer task is asked to do.
-pub(crate) enum Out {
-    /// Seal and send a message.
-    Msg(Message),
-    /// Send a close frame and stop.
-    Close(u16, String),
-}
 
 /// A connection after its handshake.
 pub(crate) struct Conn {
@@ -50,6 +39,10 @@ pub(crate) struct Conn {
     pub(crate) peer: SocketAddr,
     pub(crate) id: u64,
     pub(crate) out: mpsc::Sender<Out>,
+    /// Bytes the writer queue may hold ([`MAX_QUEUED_BYTES`]).
+    budget: Arc<Semaphore>,
+    /// Set by the writer when it gave up on a peer that does not read.
+    too_slow: Arc<std::sync::atomic::AtomicBool>,
     /// True once access was revoked: queued sends give up instead of
     /// waiting on a peer that does not read.
     pub(crate) revoked: tokio::sync::watch::Receiver<bool>,
@@ -79,10 +72,29 @@ impl Conn {
     /// revoked connection open).
     pub(crate) async fn send(&self, m: Message) -> bool {
         let mut revoked = self.revoked.clone();
+        let queue = async {
+            let permit = self
+                .budget
+                .clone()
+                .acquire_many_owned(writer::cost(&m))
+                .await
+                .ok()?;
+            self.out.send(Out::Msg(m, permit)).await.ok()
+        };
         tokio::select! {
             biased;
-            r = self.out.send(Out::Msg(m)) => r.is_ok(),
+            r = queue => r.is_some(),
             _ = until_true(&mut revoked) => false,
+        }
+    }
+
+    /// Why a stream of this connection can no longer send: `too_slow` if
+    /// the writer gave up on the peer, else `detached`.
+    pub(crate) fn lost_reason(&self) -> EndReason {
+        if self.too_slow.load(std::sync::atomic::Ordering::SeqCst) {
+            EndReason::TooSlow
+        } else {
+            EndReason::Detached
         }
     }
 
@@ -97,27 +109,6 @@ impl Conn {
 /// Resolves when the flag turns true (or its sender is gone).
 pub(crate) async fn until_true(rx: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = rx.wait_for(|v| *v).await;
-}
-
-async fn close(sink: &mut Sink, code: u16, reason: String) {
-    let frame = CloseFrame {
-        code,
-        reason: Utf8Bytes::from(truncate_reason(reason)),
-    };
-    let _ = sink.send(WsMessage::Close(Some(frame))).await;
-    let _ = sink.close().await;
-}
-
-/// Close reasons must fit a control frame (123 bytes).
-fn truncate_reason(mut s: String) -> String {
-    if s.len() > 120 {
-        let mut cut = 120;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
-    s
 }
 
 /// Reads the next binary message; `Err` carries the close code and reason.
@@ -212,7 +203,15 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
     }
     let (sealer, mut opener) = transport.split();
     let (out_tx, out_rx) = mpsc::channel(OUT_QUEUE);
-    let writer = tokio::spawn(writer(sink, sealer, out_rx));
+    let too_slow = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writer = tokio::spawn(writer::run(
+        sink,
+        sealer,
+        out_rx,
+        agent.bounds.slow_timeout,
+        too_slow.clone(),
+    ));
+    let mut writer_done = false;
     let (id, mut revoked) = agent.live.add_conn(key);
     let mut shutdown = agent.shutdown.clone();
     let conn = Arc::new(Conn {
@@ -221,6 +220,8 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
         peer,
         id,
         out: out_tx,
+        budget: Arc::new(Semaphore::new(MAX_QUEUED_BYTES)),
+        too_slow,
         revoked: revoked.clone(),
         streams: Mutex::new(HashMap::new()),
         last_touch: std::sync::atomic::AtomicI64::new(0),
@@ -235,6 +236,16 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
             }
             _ = until_true(&mut shutdown) => {
                 break (EndReason::Shutdown, (CLOSE_NORMAL, "agent shutting down".to_owned()));
+            }
+            end = &mut writer => {
+                writer_done = true;
+                let end = end.unwrap_or(WriterEnd::Failed);
+                let reason = if end == WriterEnd::TooSlow {
+                    EndReason::TooSlow
+                } else {
+                    EndReason::Detached
+                };
+                break (reason, (CLOSE_NORMAL, String::new()));
             }
             frame = next_binary(&mut source) => {
                 let bytes = match frame {
@@ -260,20 +271,25 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
             }
         }
     };
+    if end_reason == EndReason::TooSlow {
+        writer::audit_too_slow(&conn);
+    }
     finish(&conn, end_reason).await;
-    // Bounded waits: a peer that stopped reading must not keep us here.
-    let _ = tokio::time::timeout(
-        Duration::from_secs(1),
-        conn.out.send(Out::Close(close_with.0, close_with.1)),
-    )
-    .await;
-    drop(conn);
-    let abort = writer.abort_handle();
-    if tokio::time::timeout(Duration::from_secs(2), writer)
-        .await
-        .is_err()
-    {
-        abort.abort();
+    if !writer_done {
+        // Bounded waits: a peer that stopped reading must not keep us here.
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            conn.out.send(Out::Close(close_with.0, close_with.1)),
+        )
+        .await;
+        drop(conn);
+        let abort = writer.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(2), writer)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
     }
     agent.live.remove_conn(id);
     tracing::debug!(%peer, conn = id, "disconnected");
@@ -386,36 +402,4 @@ async fn finish(conn: &Arc<Conn>, reason: EndReason) {
             abort.abort();
         }
     }
-}
-
-/// Seals and writes messages, batching frames into one flush when the queue
-/// holds several.
-async fn writer(mut sink: Sink, mut sealer: Sealer, mut rx: mpsc::Receiver<Out>) {
-    while let Some(first) = rx.recv().await {
-        let mut next = Some(first);
-        while let Some(out) = next.take() {
-            match out {
-                Out::Msg(m) => match sealer.seal(&m) {
-                    Ok(frames) => {
-                        for f in frames {
-                            if sink.feed(WsMessage::Binary(f.into())).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "seal failed");
-                        return close(&mut sink, CLOSE_PROTOCOL, "internal: seal failed".into())
-                            .await;
-                    }
-                },
-                Out::Close(code, reason) => return close(&mut sink, code, reason).await,
-            }
-            next = rx.try_recv().ok();
-        }
-        if sink.flush().await.is_err() {
-            return;
-        }
-    }
-    let _ = sink.close().await;
 }

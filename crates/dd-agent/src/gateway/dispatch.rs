@@ -13,6 +13,7 @@ use dd_proto::{ErrorBody, ErrorCode};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
+use super::bounds::MAX_STREAMS_PER_CONN;
 use super::conn::Conn;
 use super::stream::{self, StreamStart};
 use crate::policy::{self, Operation, Principal, Scope};
@@ -134,6 +135,13 @@ async fn attach(
     actor: &str,
     now: i64,
 ) -> Result<(), ErrorBody> {
+    let open = conn.streams.lock().unwrap_or_else(|e| e.into_inner()).len();
+    if open >= MAX_STREAMS_PER_CONN {
+        return Err(err(
+            ErrorCode::RateLimited,
+            format!("at most {MAX_STREAMS_PER_CONN} streams per connection; detach one first"),
+        ));
+    }
     let (r, s, sub) = if method == m::SESSION_EVENTS {
         let r: m::SessionRef = params(p)?;
         let s = session(conn, &r.session)?;

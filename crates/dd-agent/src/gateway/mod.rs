@@ -6,18 +6,21 @@
 //! attach streams run as tasks of their own ([`stream`]). [`live`] knows every
 //! connection and stream, so revocation can cut them at once.
 
+mod accept;
+mod bounds;
 mod conn;
 mod dispatch;
 mod http;
 mod limits;
 mod live;
 mod stream;
+mod writer;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use dd_proto::noise::StaticKeypair;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -26,6 +29,7 @@ use crate::sessions::{HostConfig, HostMode, SessionManager};
 use crate::state::StateDir;
 use crate::store::Store;
 
+pub use bounds::{Bounds, DEFAULT_MAX_CONNS, DEFAULT_MAX_CONNS_PER_SOURCE, DEFAULT_SLOW_TIMEOUT};
 pub use live::Live;
 
 /// How to run the agent.
@@ -50,6 +54,8 @@ pub struct ServeOptions {
     pub host_exe: Option<PathBuf>,
     /// Per-session transcript size cap in bytes (0: none).
     pub transcript_cap: u64,
+    /// Connection and slow-client bounds.
+    pub bounds: Bounds,
 }
 
 /// Errors starting the agent.
@@ -92,6 +98,7 @@ pub(crate) struct Agent {
     pub(crate) apple_app_id: Option<String>,
     pub(crate) live: Live,
     pub(crate) limits: limits::Limits,
+    pub(crate) bounds: Bounds,
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
@@ -176,26 +183,17 @@ pub async fn serve(
         apple_app_id: opts.apple_app_id.clone(),
         live: Live::default(),
         limits: limits::Limits::new(),
+        bounds: opts.bounds,
         shutdown: shutdown_rx,
     });
     let app = http::router(agent.clone());
-    // Keystrokes and echoes are small writes: never hold them for Nagle.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
-        }
-    });
     let signal = async move {
         wait_for_stop(stop).await;
         tracing::info!("shutting down");
         let _ = shutdown_tx.send(true);
     };
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signal)
-    .await?;
+    let slots = bounds::Slots::new(&opts.bounds);
+    accept::serve(listener, app, slots, signal, Duration::from_secs(3)).await;
     // The sessions keep running in the session host; the next gateway
     // takes them back.
     drop(sessions);

@@ -83,6 +83,18 @@ async fn run(conn: Arc<Conn>, mut s: StreamStart, mut stop: mpsc::Receiver<EndRe
                     stream: id,
                     event: Event::InputNeeded { prompt },
                 },
+                Some(StreamItem::Dropped { from, to }) => Message::Event {
+                    stream: id,
+                    event: Event::Error {
+                        error: dd_proto::ErrorBody::new(
+                            dd_proto::ErrorCode::Truncated,
+                            format!(
+                                "{} bytes of older output were dropped by the transcript size cap; output resumes at offset {to}",
+                                to - from
+                            ),
+                        ),
+                    },
+                },
                 Some(StreamItem::InputCleared(seq)) => Message::Event {
                     stream: id,
                     event: Event::InputCleared { seq },
@@ -99,7 +111,7 @@ async fn run(conn: Arc<Conn>, mut s: StreamStart, mut stop: mpsc::Receiver<EndRe
             },
         };
         if !conn.send(msg).await {
-            break EndReason::Detached;
+            break conn.lost_reason();
         }
     };
     let message = match reason {

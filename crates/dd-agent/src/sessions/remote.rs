@@ -217,8 +217,9 @@ impl HostLink {
                 return false;
             }
         };
-        if let Some(s) = mgr.get(&id) {
-            s.ingest(offset, Bytes::from(body).slice(range));
+        match mgr.get(&id) {
+            Some(s) => s.ingest(offset, Bytes::from(body).slice(range)),
+            None => tracing::debug!(session = %id, offset, "output for an unknown session"),
         }
         true
     }

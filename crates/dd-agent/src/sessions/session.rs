@@ -80,6 +80,8 @@ pub(crate) enum Step {
     Meta(SessionInfo),
     Prompt(PromptEvent),
     Memory(Vec<Bytes>),
+    /// Bytes before this offset are no longer stored.
+    Dropped(u64),
     File(usize),
     Exited(Option<i32>, u64),
     Wait,
@@ -223,8 +225,8 @@ impl Session {
                     "offset {offset} is beyond the end of the transcript ({end})"
                 )));
             }
-            // Nothing is ever dropped from the transcript file yet, so every
-            // offset up to the end is available.
+            // An offset older than the oldest kept byte gets a `Dropped`
+            // item first (see `step`).
             Resume::Offset { offset } => (offset, None),
             Resume::Tail { bytes } => (end.saturating_sub(bytes), None),
             Resume::Screen => {
@@ -309,6 +311,9 @@ impl Session {
         if next < end {
             if next >= st.tail.start() {
                 return Step::Memory(st.tail.read(next, max));
+            }
+            if next < st.first {
+                return Step::Dropped(st.first.min(end));
             }
             return Step::File(max.min((end - next) as usize));
         }

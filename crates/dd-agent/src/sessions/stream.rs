@@ -39,6 +39,14 @@ pub enum StreamItem {
     InputNeeded(InputNeeded),
     /// The prompt with this seq no longer waits.
     InputCleared(u64),
+    /// Bytes `from..to` were dropped by the transcript size cap before this
+    /// stream got them; output goes on at `to`.
+    Dropped {
+        /// The offset the stream was at.
+        from: u64,
+        /// The oldest kept offset, where output resumes.
+        to: u64,
+    },
     /// The session ended and every byte up to `end_offset` was delivered.
     /// The last item.
     Exited {
@@ -121,6 +129,11 @@ impl Subscription {
                     return Some(StreamItem::InputCleared(seq))
                 }
                 Step::Memory(chunks) => return Some(self.output(join(chunks))),
+                Step::Dropped(to) => {
+                    let from = self.next;
+                    self.next = to;
+                    return Some(StreamItem::Dropped { from, to });
+                }
                 Step::File(len) => {
                     let session = Arc::clone(&self.session);
                     let offset = self.next;
