@@ -15,7 +15,7 @@ use serde_json::json;
 
 /// Operations one storm task runs at most (keeps a round's audit trail
 /// under one `audit.list` page).
-const MAX_OPS: usize = 12;
+const MAX_OPS: usize = 8;
 
 /// What a client was told about one request.
 #[derive(Debug, Clone, PartialEq)]
