@@ -287,3 +287,90 @@ async fn stop_sessions_ends_every_session_and_the_host() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_transcript_cap_drops_the_oldest_bytes_with_a_marker() {
+    let agent = AgentProc::start_with(&["--transcript-cap", "256KiB"]);
+    let (o, _) = owner(&agent).await;
+    let v = o
+        .call(
+            m::SESSION_CREATE,
+            json!({"command": ["sh", "-c",
+                "head -c 3000000 /dev/zero | tr '\\0' x; echo; echo done-marker; sleep 1000"]}),
+        )
+        .await
+        .unwrap();
+    let session = v["id"].as_str().unwrap().to_owned();
+    // From offset 0: the marker first, then output from the oldest kept
+    // byte to the end, contiguous.
+    let mut s = o
+        .attach(&session, Resume::Offset { offset: 0 })
+        .await
+        .unwrap();
+    // A reader that falls behind the cap is told and skips ahead; else it
+    // reads every byte from 0.
+    let mut out = Vec::new();
+    let mut next = 0u64;
+    let mut dropped = Vec::new();
+    while !contains(&out[out.len().saturating_sub(64 * 1024)..], "done-marker") {
+        match tokio::time::timeout(LIMIT, s.next()).await.unwrap() {
+            Some(StreamItem::Output { offset, data }) => {
+                if offset != next {
+                    assert!(offset > next && !dropped.is_empty(), "gap or repeat");
+                    out.clear();
+                }
+                next = offset + data.len() as u64;
+                out.extend_from_slice(&data);
+            }
+            Some(StreamItem::Event(Event::Error { error })) => {
+                assert_eq!(error.code, dd_proto::ErrorCode::Truncated);
+                dropped.push(error);
+            }
+            Some(StreamItem::Event(_)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let path = agent
+        .state
+        .join("sessions")
+        .join(&session)
+        .join("transcript");
+    let meta = std::fs::metadata(&path).unwrap();
+    let end = next;
+    // Offsets never move: the file keeps its logical length ...
+    assert_eq!(meta.len(), end);
+    assert!(end > 3_000_000);
+    // ... but the dropped bytes no longer take disk space.
+    use std::os::unix::fs::MetadataExt;
+    assert!(
+        meta.blocks() * 512 < 1024 * 1024,
+        "{} bytes on disk",
+        meta.blocks() * 512
+    );
+    let start: u64 = std::fs::read_to_string(path.with_file_name("transcript.start"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        start > 0 && start <= end - 256 * 1024 + 4096,
+        "start {start}"
+    );
+    assert!(dropped.len() <= 1, "{dropped:?}");
+    // A client resuming from 0 now is told and starts at `start` or later.
+    let mut again = o
+        .attach(&session, Resume::Offset { offset: 0 })
+        .await
+        .unwrap();
+    match tokio::time::timeout(LIMIT, again.next()).await.unwrap() {
+        Some(StreamItem::Event(Event::Error { error })) => {
+            assert_eq!(error.code, dd_proto::ErrorCode::Truncated);
+            assert!(error.message.contains("dropped"), "{}", error.message);
+        }
+        other => panic!("expected the truncation marker, got {other:?}"),
+    }
+    match tokio::time::timeout(LIMIT, again.next()).await.unwrap() {
+        Some(StreamItem::Output { offset, .. }) => assert!(offset >= start),
+        other => panic!("expected output, got {other:?}"),
+    }
+}
