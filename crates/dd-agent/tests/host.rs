@@ -78,6 +78,32 @@ async fn follow_to_end(target: Target, key: StaticKeypair, session: String) -> V
     out
 }
 
+async fn meta(o: &dd_client_core::Connection, session: &str) -> SessionInfo {
+    serde_json::from_value(
+        o.call(m::SESSION_META, json!({ "session": session }))
+            .await
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Polls the session's status until `ok` holds.
+async fn wait_status(
+    o: &dd_client_core::Connection,
+    session: &str,
+    ok: impl Fn(SessionStatus) -> bool,
+) {
+    let t = Instant::now();
+    loop {
+        let status = meta(o, session).await.status;
+        if ok(status) {
+            return;
+        }
+        assert!(t.elapsed() < LIMIT, "session status stays {status:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn transcript(state: &Path, id: &str) -> Vec<u8> {
     std::fs::read(state.join("sessions").join(id).join("transcript")).unwrap()
 }
@@ -155,12 +181,7 @@ async fn gateway_kill_9_every_client_resumes_exactly_once() {
     }
     // The session is still running under the new gateway.
     let (o, _) = owner(&restarted).await;
-    let info: SessionInfo = serde_json::from_value(
-        o.call(m::SESSION_META, json!({"session": session}))
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let info = meta(&o, &session).await;
     assert_eq!(info.status, SessionStatus::Running);
     o.call(m::SESSION_CLOSE, json!({"session": session}))
         .await
@@ -200,20 +221,7 @@ async fn when_the_session_host_dies_sessions_are_lost_with_transcripts_kept() {
         .args(["-9", &pid.to_string()])
         .status()
         .unwrap();
-    let t = Instant::now();
-    loop {
-        let info: SessionInfo = serde_json::from_value(
-            o.call(m::SESSION_META, json!({"session": session}))
-                .await
-                .unwrap(),
-        )
-        .unwrap();
-        if info.status == SessionStatus::Lost {
-            break;
-        }
-        assert!(t.elapsed() < LIMIT, "session not marked lost");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_status(&o, &session, |s| s == SessionStatus::Lost).await;
     // A new session starts a new host.
     o.call(m::SESSION_CREATE, json!({"command": ["sh"]}))
         .await
@@ -225,12 +233,7 @@ async fn when_the_session_host_dies_sessions_are_lost_with_transcripts_kept() {
     // The next start: still lost, transcript readable.
     let agent = AgentProc::start_on(&state);
     let (o, _) = owner(&agent).await;
-    let info: SessionInfo = serde_json::from_value(
-        o.call(m::SESSION_META, json!({"session": session}))
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let info = meta(&o, &session).await;
     assert_eq!(info.status, SessionStatus::Lost);
     let mut replay = o
         .attach(&session, Resume::Offset { offset: 0 })
@@ -267,20 +270,7 @@ async fn stop_sessions_ends_every_session_and_the_host() {
         .status()
         .unwrap();
     assert!(st.success());
-    let t = Instant::now();
-    loop {
-        let info: SessionInfo = serde_json::from_value(
-            o.call(m::SESSION_META, json!({"session": session}))
-                .await
-                .unwrap(),
-        )
-        .unwrap();
-        if info.status != SessionStatus::Running {
-            break;
-        }
-        assert!(t.elapsed() < LIMIT, "session still running");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_status(&o, &session, |s| s != SessionStatus::Running).await;
     let t = Instant::now();
     while host_pid(&state).is_some() {
         assert!(t.elapsed() < LIMIT, "host still running");

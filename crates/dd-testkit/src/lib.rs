@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod raw;
 pub mod term;
 
 use std::io::{BufRead, BufReader};

@@ -13,7 +13,6 @@ use dd_proto::host::{
     decode, encode_control, encode_input, FromHost, HostErrorKind, HostFrame, Reply, ToHost,
     HOST_PROTOCOL_VERSION,
 };
-use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 
@@ -92,7 +91,7 @@ impl HostLink {
             next: AtomicU64::new(1),
             alive: AtomicBool::new(true),
         });
-        tokio::spawn(write_loop(wr, rx));
+        tokio::spawn(host::write_loop(wr, rx));
         let reader = Arc::clone(&link);
         tokio::spawn(async move {
             while let Some(body) = host::read_frame(&mut rd).await {
@@ -222,23 +221,6 @@ impl HostLink {
             None => tracing::debug!(session = %id, offset, "output for an unknown session"),
         }
         true
-    }
-}
-
-async fn write_loop(wr: tokio::net::unix::OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) {
-    let mut wr = BufWriter::with_capacity(64 * 1024, wr);
-    while let Some(frame) = rx.recv().await {
-        if wr.write_all(&frame).await.is_err() {
-            return;
-        }
-        while let Ok(frame) = rx.try_recv() {
-            if wr.write_all(&frame).await.is_err() {
-                return;
-            }
-        }
-        if wr.flush().await.is_err() {
-            return;
-        }
     }
 }
 
