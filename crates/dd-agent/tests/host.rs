@@ -364,3 +364,16 @@ async fn the_transcript_cap_drops_the_oldest_bytes_with_a_marker() {
         other => panic!("expected output, got {other:?}"),
     }
 }
+
+#[test]
+fn a_second_gateway_on_the_same_state_dir_is_refused() {
+    let agent = AgentProc::start();
+    let out = std::process::Command::new(dd_testkit::agent_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(&agent.state)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already running"), "{err}");
+}

@@ -75,14 +75,21 @@ fn lost() -> SessionError {
 }
 
 impl HostLink {
-    /// Connects to the host of `root` (starting it per `cfg.mode` if none
-    /// answers) and says hello.
+    /// Connects to the host of `root` (with `start`, starting one per
+    /// `cfg.mode` if none answers) and says hello.
     pub(crate) async fn open(
         root: &Path,
         cfg: &HostConfig,
+        start: bool,
         mgr: Weak<SessionManager>,
     ) -> Result<Arc<HostLink>, SessionError> {
-        let stream = connect_or_start(root, &cfg.mode).await?;
+        let stream = if start {
+            connect_or_start(root, &cfg.mode).await?
+        } else {
+            UnixStream::connect(host::socket_path(root))
+                .await
+                .map_err(|e| SessionError::Host(format!("no session host answers: {e}")))?
+        };
         let (mut rd, wr) = stream.into_split();
         let (tx, rx) = mpsc::channel(QUEUE);
         let link = Arc::new(HostLink {
@@ -102,7 +109,7 @@ impl HostLink {
             reader.alive.store(false, Ordering::Release);
             lock(&reader.pending).clear();
             if let Some(mgr) = mgr.upgrade() {
-                mgr.host_lost(&reader);
+                tokio::spawn(mgr.relink(reader));
             }
         });
         let cap = cfg.transcript_cap;
