@@ -11,7 +11,7 @@ use dd_client_core::{connect, StreamItem};
 use dd_proto::methods::{self as m, Resume, SessionInfo, SessionStatus};
 use dd_proto::noise::StaticKeypair;
 use dd_proto::Event;
-use dd_testkit::{companion, owner, AgentProc};
+use dd_testkit::{command_session, companion, owner, AgentProc};
 use serde_json::json;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -129,15 +129,8 @@ async fn gateway_kill_9_every_client_resumes_exactly_once() {
     let first = AgentProc::start_on(&state);
     let listen = first.listen_addr();
     let (o, okey) = owner(&first).await;
-    let v = o
-        .call(
-            m::SESSION_CREATE,
-            json!({"command": ["sh", "-c",
-                "i=0; while [ $i -lt 2000 ]; do echo line-$i; i=$((i+1)); sleep 0.002; done; sleep 1000"]}),
-        )
-        .await
-        .unwrap();
-    let session = v["id"].as_str().unwrap().to_owned();
+    let session = command_session(&o, &["sh", "-c",
+                "i=0; while [ $i -lt 2000 ]; do echo line-$i; i=$((i+1)); sleep 0.002; done; sleep 1000"]).await;
     let (_c1, k1, _) = companion(&o, &session, json!({})).await;
     let (_c2, k2, _) = companion(&o, &session, json!({})).await;
     drop(o);
@@ -194,14 +187,7 @@ async fn when_the_session_host_dies_sessions_are_lost_with_transcripts_kept() {
     let state = dir.path().join("state");
     let mut agent = AgentProc::start_on(&state);
     let (o, _) = owner(&agent).await;
-    let v = o
-        .call(
-            m::SESSION_CREATE,
-            json!({"command": ["sh", "-c", "echo still-here; sleep 1000"]}),
-        )
-        .await
-        .unwrap();
-    let session = v["id"].as_str().unwrap().to_owned();
+    let session = command_session(&o, &["sh", "-c", "echo still-here; sleep 1000"]).await;
     let mut s = o
         .attach(&session, Resume::Offset { offset: 0 })
         .await
@@ -258,11 +244,7 @@ async fn stop_sessions_ends_every_session_and_the_host() {
     let state = dir.path().join("state");
     let agent = AgentProc::start_on(&state);
     let (o, _) = owner(&agent).await;
-    let v = o
-        .call(m::SESSION_CREATE, json!({"command": ["sleep", "1000"]}))
-        .await
-        .unwrap();
-    let session = v["id"].as_str().unwrap().to_owned();
+    let session = command_session(&o, &["sleep", "1000"]).await;
     assert!(host_pid(&state).is_some());
     let st = std::process::Command::new(dd_testkit::agent_bin())
         .args(["stop-sessions", "--state-dir"])
@@ -282,15 +264,15 @@ async fn stop_sessions_ends_every_session_and_the_host() {
 async fn the_transcript_cap_drops_the_oldest_bytes_with_a_marker() {
     let agent = AgentProc::start_with(&["--transcript-cap", "256KiB"]);
     let (o, _) = owner(&agent).await;
-    let v = o
-        .call(
-            m::SESSION_CREATE,
-            json!({"command": ["sh", "-c",
-                "head -c 3000000 /dev/zero | tr '\\0' x; echo; echo done-marker; sleep 1000"]}),
-        )
-        .await
-        .unwrap();
-    let session = v["id"].as_str().unwrap().to_owned();
+    let session = command_session(
+        &o,
+        &[
+            "sh",
+            "-c",
+            "head -c 3000000 /dev/zero | tr '\\0' x; echo; echo done-marker; sleep 1000",
+        ],
+    )
+    .await;
     // From offset 0: the marker first, then output from the oldest kept
     // byte to the end, contiguous.
     let mut s = o

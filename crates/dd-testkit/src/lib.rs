@@ -233,10 +233,15 @@ pub async fn owner(agent: &AgentProc) -> (Connection, StaticKeypair) {
 
 /// Creates a `/bin/sh` session as `owner`; returns its id.
 pub async fn shell_session(owner: &Connection) -> String {
+    command_session(owner, &["/bin/sh"]).await
+}
+
+/// Creates a session running `command` in /tmp; returns its id.
+pub async fn command_session(owner: &Connection, command: &[&str]) -> String {
     let v = owner
         .call(
             m::SESSION_CREATE,
-            json!({"command": ["/bin/sh"], "cwd": "/tmp"}),
+            json!({"command": command, "cwd": "/tmp"}),
         )
         .await
         .expect("session.create");
