@@ -115,7 +115,13 @@ async fn a_phone_that_stops_reading_is_dropped_and_resumes_without_loss() {
     // The slow one is dropped with too_slow (audited) after its timeout.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let rec = loop {
-        if let Some(r) = too_slow_records(&own).await.into_iter().next() {
+        // The phone's own record (a busy machine can also drop the
+        // short-lived pairing connection, which streamed nothing).
+        let mine = too_slow_records(&own)
+            .await
+            .into_iter()
+            .find(|r| r["session_id"].as_str() == Some(session.as_str()));
+        if let Some(r) = mine {
             break r;
         }
         assert!(
@@ -163,5 +169,11 @@ async fn a_phone_that_stops_reading_is_dropped_and_resumes_without_loss() {
     assert_eq!(end, "exited");
     first.extend_from_slice(&rest);
     assert!(first == fast_bytes, "resumed bytes differ");
-    assert_eq!(too_slow_records(&own).await.len(), 1);
+    // The resumed stream kept up: no second drop of the phone.
+    let phone_drops = too_slow_records(&own)
+        .await
+        .into_iter()
+        .filter(|r| r["session_id"].as_str() == Some(session.as_str()))
+        .count();
+    assert_eq!(phone_drops, 1);
 }

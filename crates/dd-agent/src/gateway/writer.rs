@@ -123,10 +123,10 @@ pub(crate) async fn run(
                     }
                 },
                 Out::Close(code, reason) => {
-                    return match tokio::time::timeout(slow, close(&mut sink, code, reason)).await {
-                        Ok(()) => WriterEnd::Closed,
-                        Err(_) => too_slow(&mut sink, slow, &flag).await,
-                    }
+                    // A courtesy to a peer that is leaving or being sent
+                    // away: not answering it is not being too slow.
+                    let _ = tokio::time::timeout(SLOW_CLOSE, close(&mut sink, code, reason)).await;
+                    return WriterEnd::Closed;
                 }
             }
             next = rx.try_recv().ok();
