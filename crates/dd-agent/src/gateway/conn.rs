@@ -7,13 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ws::{Message as WsMessage, WebSocket};
+use bytes::Bytes;
 use dd_proto::message::{EndReason, Event};
 use dd_proto::methods::{Hello, Welcome};
 use dd_proto::noise::Responder;
 use dd_proto::{ErrorBody, ErrorCode, Message, MAX_NOISE_MESSAGE, PROTOCOL_VERSION};
 use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::bounds::MAX_QUEUED_BYTES;
@@ -71,15 +72,28 @@ impl Conn {
     /// while the queue is full (a peer that stopped reading cannot hold a
     /// revoked connection open).
     pub(crate) async fn send(&self, m: Message) -> bool {
+        let cost = writer::cost(&m);
+        self.queue(cost, |permit| Out::Msg(m, permit)).await
+    }
+
+    /// Queues stream output (sealed from the shared bytes, no copy); as
+    /// [`Conn::send`].
+    pub(crate) async fn send_output(&self, stream: u64, offset: u64, data: Bytes) -> bool {
+        let cost = writer::output_cost(data.len());
+        self.queue(cost, |permit| Out::Output {
+            stream,
+            offset,
+            data,
+            permit,
+        })
+        .await
+    }
+
+    async fn queue(&self, cost: u32, out: impl FnOnce(OwnedSemaphorePermit) -> Out) -> bool {
         let mut revoked = self.revoked.clone();
         let queue = async {
-            let permit = self
-                .budget
-                .clone()
-                .acquire_many_owned(writer::cost(&m))
-                .await
-                .ok()?;
-            self.out.send(Out::Msg(m, permit)).await.ok()
+            let permit = self.budget.clone().acquire_many_owned(cost).await.ok()?;
+            self.out.send(out(permit)).await.ok()
         };
         tokio::select! {
             biased;

@@ -86,7 +86,9 @@ impl HostLink {
         mgr: Weak<SessionManager>,
     ) -> Result<Arc<HostLink>, SessionError> {
         let stream = connect_or_start(root, &cfg.mode).await?;
-        let (mut rd, wr) = stream.into_split();
+        let (rd, wr) = stream.into_split();
+        // Buffered: a small frame (an echo) is one read, not two.
+        let mut rd = tokio::io::BufReader::with_capacity(64 * 1024, rd);
         let (tx, rx) = mpsc::channel(QUEUE);
         let link = Arc::new(HostLink {
             tx,

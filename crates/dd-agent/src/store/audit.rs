@@ -29,17 +29,21 @@ impl Store {
         detail: &str,
         now: i64,
     ) {
-        let result = self.conn().execute(
-            "INSERT INTO audit (at, action, actor, session_id, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                now,
-                clean(action, 64),
-                clean(actor, 128),
-                session_id.map(|s| clean(s, 64)),
-                clean(detail, MAX_DETAIL_CHARS)
-            ],
-        );
+        // Through the group-committing writer: concurrent records (and
+        // redemptions) share one fsync.
+        let result = self.write_tx(|tx| {
+            Ok(tx.execute(
+                "INSERT INTO audit (at, action, actor, session_id, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    now,
+                    clean(action, 64),
+                    clean(actor, 128),
+                    session_id.map(|s| clean(s, 64)),
+                    clean(detail, MAX_DETAIL_CHARS)
+                ],
+            )?)
+        });
         if let Err(e) = result {
             tracing::warn!(action, error = %e, "could not write audit record");
         }
