@@ -11,7 +11,7 @@ use dd_client_core::{connect, StreamItem};
 use dd_proto::methods::{self as m, Resume, SessionInfo, SessionStatus};
 use dd_proto::noise::StaticKeypair;
 use dd_proto::Event;
-use dd_testkit::{companion, owner, AgentProc};
+use dd_testkit::{command_session, companion, owner, AgentProc};
 use serde_json::json;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -78,6 +78,32 @@ async fn follow_to_end(target: Target, key: StaticKeypair, session: String) -> V
     out
 }
 
+async fn meta(o: &dd_client_core::Connection, session: &str) -> SessionInfo {
+    serde_json::from_value(
+        o.call(m::SESSION_META, json!({ "session": session }))
+            .await
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Polls the session's status until `ok` holds.
+async fn wait_status(
+    o: &dd_client_core::Connection,
+    session: &str,
+    ok: impl Fn(SessionStatus) -> bool,
+) {
+    let t = Instant::now();
+    loop {
+        let status = meta(o, session).await.status;
+        if ok(status) {
+            return;
+        }
+        assert!(t.elapsed() < LIMIT, "session status stays {status:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn transcript(state: &Path, id: &str) -> Vec<u8> {
     std::fs::read(state.join("sessions").join(id).join("transcript")).unwrap()
 }
@@ -103,15 +129,8 @@ async fn gateway_kill_9_every_client_resumes_exactly_once() {
     let first = AgentProc::start_on(&state);
     let listen = first.listen_addr();
     let (o, okey) = owner(&first).await;
-    let v = o
-        .call(
-            m::SESSION_CREATE,
-            json!({"command": ["sh", "-c",
-                "i=0; while [ $i -lt 2000 ]; do echo line-$i; i=$((i+1)); sleep 0.002; done; sleep 1000"]}),
-        )
-        .await
-        .unwrap();
-    let session = v["id"].as_str().unwrap().to_owned();
+    let session = command_session(&o, &["sh", "-c",
+                "i=0; while [ $i -lt 2000 ]; do echo line-$i; i=$((i+1)); sleep 0.002; done; sleep 1000"]).await;
     let (_c1, k1, _) = companion(&o, &session, json!({})).await;
     let (_c2, k2, _) = companion(&o, &session, json!({})).await;
     drop(o);
@@ -155,12 +174,7 @@ async fn gateway_kill_9_every_client_resumes_exactly_once() {
     }
     // The session is still running under the new gateway.
     let (o, _) = owner(&restarted).await;
-    let info: SessionInfo = serde_json::from_value(
-        o.call(m::SESSION_META, json!({"session": session}))
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let info = meta(&o, &session).await;
     assert_eq!(info.status, SessionStatus::Running);
     o.call(m::SESSION_CLOSE, json!({"session": session}))
         .await
@@ -173,14 +187,7 @@ async fn when_the_session_host_dies_sessions_are_lost_with_transcripts_kept() {
     let state = dir.path().join("state");
     let mut agent = AgentProc::start_on(&state);
     let (o, _) = owner(&agent).await;
-    let v = o
-        .call(
-            m::SESSION_CREATE,
-            json!({"command": ["sh", "-c", "echo still-here; sleep 1000"]}),
-        )
-        .await
-        .unwrap();
-    let session = v["id"].as_str().unwrap().to_owned();
+    let session = command_session(&o, &["sh", "-c", "echo still-here; sleep 1000"]).await;
     let mut s = o
         .attach(&session, Resume::Offset { offset: 0 })
         .await
@@ -200,20 +207,7 @@ async fn when_the_session_host_dies_sessions_are_lost_with_transcripts_kept() {
         .args(["-9", &pid.to_string()])
         .status()
         .unwrap();
-    let t = Instant::now();
-    loop {
-        let info: SessionInfo = serde_json::from_value(
-            o.call(m::SESSION_META, json!({"session": session}))
-                .await
-                .unwrap(),
-        )
-        .unwrap();
-        if info.status == SessionStatus::Lost {
-            break;
-        }
-        assert!(t.elapsed() < LIMIT, "session not marked lost");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_status(&o, &session, |s| s == SessionStatus::Lost).await;
     // A new session starts a new host.
     o.call(m::SESSION_CREATE, json!({"command": ["sh"]}))
         .await
@@ -225,12 +219,7 @@ async fn when_the_session_host_dies_sessions_are_lost_with_transcripts_kept() {
     // The next start: still lost, transcript readable.
     let agent = AgentProc::start_on(&state);
     let (o, _) = owner(&agent).await;
-    let info: SessionInfo = serde_json::from_value(
-        o.call(m::SESSION_META, json!({"session": session}))
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let info = meta(&o, &session).await;
     assert_eq!(info.status, SessionStatus::Lost);
     let mut replay = o
         .attach(&session, Resume::Offset { offset: 0 })
@@ -255,11 +244,7 @@ async fn stop_sessions_ends_every_session_and_the_host() {
     let state = dir.path().join("state");
     let agent = AgentProc::start_on(&state);
     let (o, _) = owner(&agent).await;
-    let v = o
-        .call(m::SESSION_CREATE, json!({"command": ["sleep", "1000"]}))
-        .await
-        .unwrap();
-    let session = v["id"].as_str().unwrap().to_owned();
+    let session = command_session(&o, &["sleep", "1000"]).await;
     assert!(host_pid(&state).is_some());
     let st = std::process::Command::new(dd_testkit::agent_bin())
         .args(["stop-sessions", "--state-dir"])
@@ -267,23 +252,110 @@ async fn stop_sessions_ends_every_session_and_the_host() {
         .status()
         .unwrap();
     assert!(st.success());
-    let t = Instant::now();
-    loop {
-        let info: SessionInfo = serde_json::from_value(
-            o.call(m::SESSION_META, json!({"session": session}))
-                .await
-                .unwrap(),
-        )
-        .unwrap();
-        if info.status != SessionStatus::Running {
-            break;
-        }
-        assert!(t.elapsed() < LIMIT, "session still running");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_status(&o, &session, |s| s != SessionStatus::Running).await;
     let t = Instant::now();
     while host_pid(&state).is_some() {
         assert!(t.elapsed() < LIMIT, "host still running");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_transcript_cap_drops_the_oldest_bytes_with_a_marker() {
+    let agent = AgentProc::start_with(&["--transcript-cap", "256KiB"]);
+    let (o, _) = owner(&agent).await;
+    let session = command_session(
+        &o,
+        &[
+            "sh",
+            "-c",
+            "head -c 3000000 /dev/zero | tr '\\0' x; echo; echo done-marker; sleep 1000",
+        ],
+    )
+    .await;
+    // From offset 0: the marker first, then output from the oldest kept
+    // byte to the end, contiguous.
+    let mut s = o
+        .attach(&session, Resume::Offset { offset: 0 })
+        .await
+        .unwrap();
+    // A reader that falls behind the cap is told and skips ahead; else it
+    // reads every byte from 0.
+    let mut out = Vec::new();
+    let mut next = 0u64;
+    let mut dropped = Vec::new();
+    while !contains(&out[out.len().saturating_sub(64 * 1024)..], "done-marker") {
+        match tokio::time::timeout(LIMIT, s.next()).await.unwrap() {
+            Some(StreamItem::Output { offset, data }) => {
+                if offset != next {
+                    assert!(offset > next && !dropped.is_empty(), "gap or repeat");
+                    out.clear();
+                }
+                next = offset + data.len() as u64;
+                out.extend_from_slice(&data);
+            }
+            Some(StreamItem::Event(Event::Error { error })) => {
+                assert_eq!(error.code, dd_proto::ErrorCode::Truncated);
+                dropped.push(error);
+            }
+            Some(StreamItem::Event(_)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let path = agent
+        .state
+        .join("sessions")
+        .join(&session)
+        .join("transcript");
+    let meta = std::fs::metadata(&path).unwrap();
+    let end = next;
+    // Offsets never move: the file keeps its logical length ...
+    assert_eq!(meta.len(), end);
+    assert!(end > 3_000_000);
+    // ... but the dropped bytes no longer take disk space.
+    use std::os::unix::fs::MetadataExt;
+    assert!(
+        meta.blocks() * 512 < 1024 * 1024,
+        "{} bytes on disk",
+        meta.blocks() * 512
+    );
+    let start: u64 = std::fs::read_to_string(path.with_file_name("transcript.start"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        start > 0 && start <= end - 256 * 1024 + 4096,
+        "start {start}"
+    );
+    assert!(dropped.len() <= 1, "{dropped:?}");
+    // A client resuming from 0 now is told and starts at `start` or later.
+    let mut again = o
+        .attach(&session, Resume::Offset { offset: 0 })
+        .await
+        .unwrap();
+    match tokio::time::timeout(LIMIT, again.next()).await.unwrap() {
+        Some(StreamItem::Event(Event::Error { error })) => {
+            assert_eq!(error.code, dd_proto::ErrorCode::Truncated);
+            assert!(error.message.contains("dropped"), "{}", error.message);
+        }
+        other => panic!("expected the truncation marker, got {other:?}"),
+    }
+    match tokio::time::timeout(LIMIT, again.next()).await.unwrap() {
+        Some(StreamItem::Output { offset, .. }) => assert!(offset >= start),
+        other => panic!("expected output, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_second_gateway_on_the_same_state_dir_is_refused() {
+    let agent = AgentProc::start();
+    let out = std::process::Command::new(dd_testkit::agent_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(&agent.state)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already running"), "{err}");
 }

@@ -1,65 +1,16 @@
 //! Broken and hostile peers against a real agent: each gets a clear close
 //! reason, and the agent keeps serving an honest owner throughout.
 
-use std::time::Duration;
-
 use dd_proto::message::TYPE_REQUEST;
-use dd_proto::methods::{Hello, Welcome};
-use dd_proto::noise::{Initiator, Sealer, StaticKeypair};
+use dd_proto::methods::Hello;
+use dd_proto::noise::{Initiator, StaticKeypair};
 use dd_proto::Message;
+use dd_testkit::raw::{self, close_of, handshaken};
 use dd_testkit::{owner, AgentProc};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message as Ws;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-async fn raw(agent: &AgentProc) -> Socket {
-    let url = dd_proto::link::ws_url(&agent.url);
-    tokio_tungstenite::connect_async(url).await.unwrap().0
-}
-
-/// Reads until the agent's close frame; returns its code and reason.
-async fn close_of(ws: &mut Socket) -> (u16, String) {
-    let fut = async {
-        while let Some(m) = ws.next().await {
-            match m {
-                Ok(Ws::Close(Some(f))) => return (u16::from(f.code), f.reason.to_string()),
-                Ok(Ws::Close(None)) => return (1005, String::new()),
-                Ok(_) => continue,
-                Err(e) => return (0, e.to_string()),
-            }
-        }
-        (0, "eof".into())
-    };
-    tokio::time::timeout(Duration::from_secs(15), fut)
-        .await
-        .expect("no close")
-}
-
-/// Completes a real handshake with `key`; returns the socket and sealer.
-async fn handshaken(agent: &AgentProc, key: &StaticKeypair) -> (Socket, Sealer) {
-    let mut ws = raw(agent).await;
-    let hello = Hello {
-        version: 1,
-        client: "hostile".into(),
-    };
-    let (init, m1) = Initiator::start(key, &agent.key, &hello).unwrap();
-    ws.send(Ws::binary(m1)).await.unwrap();
-    let reply = loop {
-        match ws.next().await.unwrap().unwrap() {
-            Ws::Binary(b) => break b,
-            _ => continue,
-        }
-    };
-    let (t, w): (_, Welcome) = init.finish(&reply).unwrap();
-    assert!(w.error.is_none());
-    let (sealer, _opener) = t.split();
-    (ws, sealer)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_peers_get_clear_reasons_and_honest_clients_carry_on() {
@@ -68,7 +19,7 @@ async fn bad_peers_get_clear_reasons_and_honest_clients_carry_on() {
     let honest = || async { own.call("session.list", json!({})).await.unwrap() };
 
     // Garbage instead of a handshake.
-    let mut ws = raw(&agent).await;
+    let mut ws = raw::ws(&agent).await;
     ws.send(Ws::binary(b"GET / HTTP/1.1\r\n\r\n".to_vec()))
         .await
         .unwrap();
@@ -80,14 +31,14 @@ async fn bad_peers_get_clear_reasons_and_honest_clients_carry_on() {
     honest().await;
 
     // A text frame.
-    let mut ws = raw(&agent).await;
+    let mut ws = raw::ws(&agent).await;
     ws.send(Ws::text("hello")).await.unwrap();
     let (code, reason) = close_of(&mut ws).await;
     assert_eq!(code, 1003, "{reason}");
     assert!(reason.starts_with("bad_request"));
 
     // A handshake for another agent's key (random static key on our side too).
-    let mut ws = raw(&agent).await;
+    let mut ws = raw::ws(&agent).await;
     let (_i, m1) = Initiator::start(
         &StaticKeypair::generate(),
         &StaticKeypair::generate().public(),
@@ -101,7 +52,7 @@ async fn bad_peers_get_clear_reasons_and_honest_clients_carry_on() {
     assert_eq!(close_of(&mut ws).await.0, 1002);
 
     // A wrong protocol version is refused in the (authenticated) welcome.
-    let mut ws = raw(&agent).await;
+    let mut ws = raw::ws(&agent).await;
     let (init, m1) = Initiator::start(
         &StaticKeypair::generate(),
         &agent.key,
@@ -120,14 +71,14 @@ async fn bad_peers_get_clear_reasons_and_honest_clients_carry_on() {
     assert_eq!(w.error.unwrap().code.as_str(), "unsupported_version");
 
     // A frame over the Noise limit after the handshake.
-    let (mut ws, _) = handshaken(&agent, &owner_key).await;
+    let (mut ws, _) = handshaken(&agent, &owner_key, "127.0.0.1").await;
     ws.send(Ws::binary(vec![0u8; 70_000])).await.unwrap();
     let (code, reason) = close_of(&mut ws).await;
     assert_eq!(code, 1009);
     assert!(reason.starts_with("too_large"), "{reason}");
 
     // A message over 4 MiB, in valid fragments.
-    let (mut ws, mut sealer) = handshaken(&agent, &owner_key).await;
+    let (mut ws, mut sealer) = handshaken(&agent, &owner_key, "127.0.0.1").await;
     let body = vec![b'x'; dd_proto::MAX_FRAGMENT - 1];
     for _ in 0..80 {
         let mut frag = vec![dd_proto::frame::FLAG_MORE];
@@ -145,7 +96,7 @@ async fn bad_peers_get_clear_reasons_and_honest_clients_carry_on() {
 
     // Malformed JSON (and invalid UTF-8) where a request is expected.
     for payload in [b"{not json".to_vec(), vec![0xff, 0xfe, 0x00]] {
-        let (mut ws, mut sealer) = handshaken(&agent, &owner_key).await;
+        let (mut ws, mut sealer) = handshaken(&agent, &owner_key, "127.0.0.1").await;
         let mut msg = vec![TYPE_REQUEST];
         msg.extend_from_slice(&payload);
         for f in dd_proto::fragment(&msg) {
@@ -171,7 +122,7 @@ async fn bad_peers_get_clear_reasons_and_honest_clients_carry_on() {
         }
         .encode(),
     ] {
-        let (mut ws, mut sealer) = handshaken(&agent, &owner_key).await;
+        let (mut ws, mut sealer) = handshaken(&agent, &owner_key, "127.0.0.1").await;
         for f in dd_proto::fragment(&msg) {
             ws.send(Ws::binary(sealer.seal_fragment(&f).unwrap()))
                 .await
@@ -183,7 +134,7 @@ async fn bad_peers_get_clear_reasons_and_honest_clients_carry_on() {
     }
 
     // A replayed Noise message.
-    let (mut ws, mut sealer) = handshaken(&agent, &owner_key).await;
+    let (mut ws, mut sealer) = handshaken(&agent, &owner_key, "127.0.0.1").await;
     let req = Message::Request {
         id: 1,
         method: "session.list".into(),
@@ -221,7 +172,7 @@ async fn bad_peers_get_clear_reasons_and_honest_clients_carry_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_peer_is_dropped_after_the_handshake_timeout() {
     let agent = AgentProc::start();
-    let mut ws = raw(&agent).await;
+    let mut ws = raw::ws(&agent).await;
     let (code, reason) = close_of(&mut ws).await;
     assert_eq!(code, 1008);
     assert_eq!(reason, "bad_request: handshake timed out");

@@ -547,3 +547,46 @@ fn handles_can_move_across_tasks() {
         mgr.shutdown().await;
     });
 }
+
+#[tokio::test]
+async fn a_broken_host_link_is_relinked_and_sessions_go_on() {
+    use dd_proto::host::{encode_control, ToHost, HOST_PROTOCOL_VERSION};
+    use tokio::io::AsyncWriteExt;
+    let (tmp, mgr) = manager().await;
+    let s = start(&mgr, &tmp, &["sh", "-c", "read x; echo got-$x; sleep 1000"]).await;
+    let mut sub = s.attach(Resume::Offset { offset: 0 }).unwrap();
+    // Another client says hello to the host, which drops this manager's
+    // link; the manager reconnects and takes its session back.
+    let mut other = tokio::net::UnixStream::connect(dd_agent::host::socket_path(tmp.path()))
+        .await
+        .unwrap();
+    other
+        .write_all(&encode_control(&ToHost::Hello {
+            req: 1,
+            version: HOST_PROTOCOL_VERSION,
+            transcript_cap: 0,
+        }))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = Instant::now();
+    loop {
+        match s.write_input(b"again\n").await {
+            Ok(()) => break,
+            Err(e) => assert!(t.elapsed() < LIMIT, "input refused: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    read_until(&mut sub, "got-again").await;
+    assert_eq!(s.info().status, SessionStatus::Running);
+    // The manager took the host back: the other client was dropped.
+    let mut rest = Vec::new();
+    tokio::time::timeout(
+        LIMIT,
+        tokio::io::AsyncReadExt::read_to_end(&mut other, &mut rest),
+    )
+    .await
+    .expect("the host kept the other client")
+    .unwrap();
+    mgr.shutdown().await;
+}

@@ -7,8 +7,8 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::stats::Stat;
-use crate::term::Term;
 use crate::PROMPT;
+use dd_testkit::term::Term;
 
 /// Keystrokes per line before Enter (a line holds at most 4095 bytes).
 const PER_LINE: usize = 200;

@@ -11,7 +11,6 @@ mod fanout;
 mod pairing;
 mod report;
 mod stats;
-mod term;
 
 use std::path::{Path, PathBuf};
 
@@ -19,8 +18,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use agent::{create_session, Agent};
+use dd_testkit::term::Term;
 use report::{Machine, Results};
-use term::Term;
 
 /// The shell prompt every benchmarked shell uses.
 pub const PROMPT: &str = "bench$ ";

@@ -391,6 +391,19 @@ mod tests {
     }
 
     #[test]
+    fn documented_vectors() {
+        // docs/protocol.md, "The local session-host protocol".
+        assert_eq!(
+            hex::encode(encode_output("s_abc", 42, b"hi")),
+            "000000110305735f616263000000000000002a6869"
+        );
+        assert_eq!(
+            hex::encode(encode_input("s_abc", b"ls\r")),
+            "0000000a0205735f6162636c730d"
+        );
+    }
+
+    #[test]
     fn bad_frames_are_refused() {
         assert_eq!(decode(&[]), Err(HostFrameError::Malformed));
         assert_eq!(decode(&[9]), Err(HostFrameError::UnknownKind(9)));

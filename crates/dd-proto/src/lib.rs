@@ -21,6 +21,8 @@
 pub mod duration;
 pub mod error;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod host;
 pub mod keys;
 pub mod link;

@@ -8,6 +8,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod raw;
+pub mod term;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -230,10 +233,15 @@ pub async fn owner(agent: &AgentProc) -> (Connection, StaticKeypair) {
 
 /// Creates a `/bin/sh` session as `owner`; returns its id.
 pub async fn shell_session(owner: &Connection) -> String {
+    command_session(owner, &["/bin/sh"]).await
+}
+
+/// Creates a session running `command` in /tmp; returns its id.
+pub async fn command_session(owner: &Connection, command: &[&str]) -> String {
     let v = owner
         .call(
             m::SESSION_CREATE,
-            json!({"command": ["/bin/sh"], "cwd": "/tmp"}),
+            json!({"command": command, "cwd": "/tmp"}),
         )
         .await
         .expect("session.create");

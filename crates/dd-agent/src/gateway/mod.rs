@@ -67,6 +67,9 @@ pub enum ServeError {
     /// The database could not be opened.
     #[error("database: {0}")]
     Store(#[from] crate::store::StoreError),
+    /// Another `dd-agent serve` runs on this state directory.
+    #[error("another dd-agent serve is already running for {0}")]
+    AlreadyRunning(PathBuf),
     /// The session host could not start.
     #[error("sessions: {0}")]
     Sessions(#[from] crate::sessions::SessionError),
@@ -134,6 +137,22 @@ pub async fn serve(
     stop: Option<watch::Receiver<bool>>,
 ) -> Result<(), ServeError> {
     let state = StateDir::open(&opts.state_dir)?;
+    // One gateway per state dir: two would take the session host from
+    // each other. Held until this process exits.
+    let lock_path = state.root().join("gateway.lock");
+    let gateway_lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)?;
+    if rustix::fs::flock(
+        &gateway_lock,
+        rustix::fs::FlockOperation::NonBlockingLockExclusive,
+    )
+    .is_err()
+    {
+        return Err(ServeError::AlreadyRunning(state.root().to_owned()));
+    }
     let store = Store::open(&state.db_path())?;
     if let Some(base) = &opts.link_base {
         store.set_public_link_base(Some(base.trim_end_matches('/').to_owned()))?;

@@ -131,7 +131,13 @@ pub(super) async fn serve(host: Arc<Host>, stream: UnixStream) {
     tracing::info!(gen, "gateway disconnected");
 }
 
-async fn write_loop(wr: tokio::net::unix::OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) {
+/// Writes queued frames to one side of the host socket, flushing once the
+/// queue is empty (both the host and the gateway use it). Ends when the
+/// queue closes or a write fails.
+pub(crate) async fn write_loop(
+    wr: tokio::net::unix::OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+) {
     let mut wr = BufWriter::with_capacity(256 * 1024, wr);
     while let Some(frame) = rx.recv().await {
         if wr.write_all(&frame).await.is_err() {

@@ -16,7 +16,7 @@
 mod conn;
 mod session;
 
-pub(crate) use conn::read_frame;
+pub(crate) use conn::{read_frame, write_loop};
 pub use session::read_start;
 
 use std::collections::HashMap;

@@ -120,20 +120,28 @@ impl SessionManager {
             host,
             link: tokio::sync::Mutex::new(None),
         });
-        mgr.adopt().await?;
+        mgr.adopt(true).await?;
         Ok(mgr)
     }
 
     /// The live link to the session host, connecting (and starting the
-    /// host) if there is none.
-    async fn link(self: &Arc<Self>) -> Result<Arc<HostLink>, SessionError> {
-        let mut guard = self.link.lock().await;
-        if let Some(l) = guard.as_ref().filter(|l| l.is_alive()) {
-            return Ok(Arc::clone(l));
-        }
-        let l = HostLink::open(&self.root, &self.host, Arc::downgrade(self)).await?;
-        *guard = Some(Arc::clone(&l));
-        Ok(l)
+    /// host unless `start` is false) if there is none. (Boxed: a broken link reconnects through
+    /// here from a task the link itself spawned.)
+    fn link(
+        self: &Arc<Self>,
+        start: bool,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Arc<HostLink>, SessionError>> + Send + '_>,
+    > {
+        Box::pin(async move {
+            let mut guard = self.link.lock().await;
+            if let Some(l) = guard.as_ref().filter(|l| l.is_alive()) {
+                return Ok(Arc::clone(l));
+            }
+            let l = HostLink::open(&self.root, &self.host, start, Arc::downgrade(self)).await?;
+            *guard = Some(Arc::clone(&l));
+            Ok(l)
+        })
     }
 
     /// The process id of the session host this gateway is linked to, if
@@ -149,8 +157,8 @@ impl SessionManager {
 
     /// Connects to the host and takes back the sessions it still runs;
     /// marks the others that were running `lost`.
-    async fn adopt(self: &Arc<Self>) -> Result<(), SessionError> {
-        let link = self.link().await?;
+    async fn adopt(self: &Arc<Self>, start: bool) -> Result<(), SessionError> {
+        let link = self.link(start).await?;
         let hosted: HashMap<String, HostSession> =
             match link.call(|req| ToHost::List { req }).await? {
                 Reply::Sessions { sessions } => {
@@ -184,12 +192,19 @@ impl SessionManager {
             };
             s.trimmed(h.start);
             s.revive();
-            *lock(&s.control) = Some(Control {
-                link: Arc::clone(&link),
-            });
+            // A session still on a broken link keeps its screen and timer.
+            let fresh = lock(&s.control)
+                .replace(Control {
+                    link: Arc::clone(&link),
+                })
+                .is_none();
             if h.running {
-                s.adopt_screen();
-                s.start_quiet_timer();
+                if fresh {
+                    if lock(&s.state).screen.is_none() {
+                        s.adopt_screen();
+                    }
+                    s.start_quiet_timer();
+                }
                 let id = s.id().to_owned();
                 link.call(|req| ToHost::Follow { req, id }).await?;
             } else {
@@ -206,7 +221,18 @@ impl SessionManager {
         Ok(())
     }
 
-    /// The link to the host broke: every session it ran is lost.
+    /// The link to the host broke: reconnect and take back what the host
+    /// still runs. If no host answers (it died or was stopped), everything
+    /// on the link is lost; a new host starts with the next new session.
+    pub(crate) async fn relink(self: Arc<Self>, old: Arc<HostLink>) {
+        tracing::warn!("lost the link to the session host; reconnecting");
+        if let Err(e) = self.adopt(false).await {
+            tracing::warn!(error = %e, "no session host answers");
+            self.host_lost(&old);
+        }
+    }
+
+    /// Every session on `link` is lost.
     fn host_lost(&self, link: &Arc<HostLink>) {
         let running: Vec<Arc<Session>> = lock(&self.sessions).values().cloned().collect();
         for s in running {
@@ -281,7 +307,7 @@ impl SessionManager {
                 return Err(e.into());
             }
         };
-        let link = match self.link().await {
+        let link = match self.link(true).await {
             Ok(l) => l,
             Err(e) => {
                 let _ = fs::remove_dir_all(&dir);

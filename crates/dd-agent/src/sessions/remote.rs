@@ -13,7 +13,6 @@ use dd_proto::host::{
     decode, encode_control, encode_input, FromHost, HostErrorKind, HostFrame, Reply, ToHost,
     HOST_PROTOCOL_VERSION,
 };
-use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 
@@ -78,14 +77,21 @@ fn lost() -> SessionError {
 }
 
 impl HostLink {
-    /// Connects to the host of `root` (starting it per `cfg.mode` if none
-    /// answers) and says hello.
+    /// Connects to the host of `root` (with `start`, starting one per
+    /// `cfg.mode` if none answers) and says hello.
     pub(crate) async fn open(
         root: &Path,
         cfg: &HostConfig,
+        start: bool,
         mgr: Weak<SessionManager>,
     ) -> Result<Arc<HostLink>, SessionError> {
-        let stream = connect_or_start(root, &cfg.mode).await?;
+        let stream = if start {
+            connect_or_start(root, &cfg.mode).await?
+        } else {
+            UnixStream::connect(host::socket_path(root))
+                .await
+                .map_err(|e| SessionError::Host(format!("no session host answers: {e}")))?
+        };
         let (rd, wr) = stream.into_split();
         // Buffered: a small frame (an echo) is one read, not two.
         let mut rd = tokio::io::BufReader::with_capacity(64 * 1024, rd);
@@ -97,7 +103,7 @@ impl HostLink {
             alive: AtomicBool::new(true),
             pid: AtomicU32::new(0),
         });
-        tokio::spawn(write_loop(wr, rx));
+        tokio::spawn(host::write_loop(wr, rx));
         let reader = Arc::clone(&link);
         tokio::spawn(async move {
             while let Some(body) = host::read_frame(&mut rd).await {
@@ -108,7 +114,7 @@ impl HostLink {
             reader.alive.store(false, Ordering::Release);
             lock(&reader.pending).clear();
             if let Some(mgr) = mgr.upgrade() {
-                mgr.host_lost(&reader);
+                tokio::spawn(mgr.relink(reader));
             }
         });
         let cap = cfg.transcript_cap;
@@ -233,23 +239,6 @@ impl HostLink {
             None => tracing::debug!(session = %id, offset, "output for an unknown session"),
         }
         true
-    }
-}
-
-async fn write_loop(wr: tokio::net::unix::OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) {
-    let mut wr = BufWriter::with_capacity(64 * 1024, wr);
-    while let Some(frame) = rx.recv().await {
-        if wr.write_all(&frame).await.is_err() {
-            return;
-        }
-        while let Ok(frame) = rx.try_recv() {
-            if wr.write_all(&frame).await.is_err() {
-                return;
-            }
-        }
-        if wr.flush().await.is_err() {
-            return;
-        }
     }
 }
 

@@ -6,6 +6,11 @@
 //! detaches, `Ctrl-]` `p` draws a pairing QR over the session (any key
 //! returns; the screen is then repainted from a fresh screen snapshot).
 //! RPCs run in spawned tasks so the loop keeps draining the stream.
+//!
+//! When the connection drops (network, or the agent's gateway restarting)
+//! it reconnects with backoff and resumes from the last offset it printed,
+//! so the terminal goes on exactly where it was: nothing lost, nothing
+//! repeated. `Ctrl-] d` while reconnecting gives up.
 
 use std::io::Write;
 use std::time::Duration;
@@ -75,13 +80,17 @@ fn spawn_resize(conn: &Connection, session: &str) {
     });
 }
 
-/// Attaches this terminal to session `id` until detach or end.
-pub async fn run(conn: &Connection, id: &str) -> Result<()> {
+/// How long to keep trying to reconnect before giving up.
+const RECONNECT_FOR: Duration = Duration::from_secs(600);
+
+/// Attaches this terminal to session `id` until detach or end, reconnecting
+/// through `ctx` when the connection drops.
+pub async fn run(ctx: &super::Ctx, conn: &Connection, id: &str) -> Result<()> {
     eprintln!(
         "[dd] attaching to {id}. Ctrl-] d: detach · Ctrl-] p: pair a phone · Ctrl-] Ctrl-]: send Ctrl-]"
     );
     let guard = term::enter_raw()?;
-    let result = attach_loop(conn, id).await;
+    let result = attach_loop(ctx, conn.clone(), id).await;
     drop(guard);
     match result {
         Ok(Outcome::Detached) => {
@@ -134,8 +143,73 @@ fn draw_qr(p: &Result<PairCreated, ClientError>) {
     out(s.as_bytes());
 }
 
-async fn attach_loop(conn: &Connection, id: &str) -> Result<Outcome> {
-    let mut stream = conn.attach(id, Resume::Screen).await?;
+/// Whether a failed reconnect is worth retrying (network trouble, the
+/// agent restarting) or final (refused, revoked, gone).
+fn retryable(e: &anyhow::Error) -> bool {
+    match e.downcast_ref::<ClientError>() {
+        Some(c) => match c.code() {
+            None => true,
+            Some(code) => matches!(
+                code,
+                ErrorCode::RateLimited | ErrorCode::Internal | ErrorCode::TooSlow
+            ),
+        },
+        None => false,
+    }
+}
+
+/// Reconnects and re-attaches from `offset`, with backoff, until it works,
+/// fails for good, [`RECONNECT_FOR`] passes, or the user detaches
+/// (`Ctrl-] d`: `Ok(None)`).
+async fn reconnect(
+    ctx: &super::Ctx,
+    id: &str,
+    offset: u64,
+    why: &str,
+    stdin: &mut mpsc::Receiver<Vec<u8>>,
+    esc: &mut Escape,
+) -> Result<Option<(Connection, AttachStream)>> {
+    out(
+        format!("\r\n[dd] connection lost ({why}); reconnecting… (Ctrl-] d gives up)\r\n")
+            .as_bytes(),
+    );
+    let give_up = tokio::time::Instant::now() + RECONNECT_FOR;
+    let mut wait = Duration::from_millis(100);
+    loop {
+        let attempt = async {
+            let conn = ctx.connect().await?;
+            let stream = conn.attach(id, Resume::Offset { offset }).await?;
+            anyhow::Ok((conn, stream))
+        };
+        match attempt.await {
+            Ok(pair) => {
+                out(b"[dd] reconnected\r\n");
+                return Ok(Some(pair));
+            }
+            Err(e) if !retryable(&e) || tokio::time::Instant::now() >= give_up => return Err(e),
+            Err(e) => tracing::debug!(%e, "reconnect failed"),
+        }
+        let sleep = tokio::time::sleep(wait);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => break,
+                bytes = stdin.recv() => {
+                    let Some(bytes) = bytes else { return Ok(None) };
+                    if esc.feed(&bytes).iter().any(|a| matches!(a, Action::Key(b'd'))) {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        wait = (wait * 2).min(Duration::from_secs(3));
+    }
+}
+
+async fn attach_loop(ctx: &super::Ctx, mut conn: Connection, id: &str) -> Result<Outcome> {
+    let conn_ref = &mut conn;
+    let mut stream = conn_ref.attach(id, Resume::Screen).await?;
+    let mut next_offset = 0u64;
     let mut stdin = stdin_reader();
     let mut winch = signal(SignalKind::window_change())?;
     let (bg_tx, mut bg_rx) = mpsc::unbounded_channel::<Bg>();
@@ -143,12 +217,20 @@ async fn attach_loop(conn: &Connection, id: &str) -> Result<Outcome> {
     let mut mode = Mode::Live;
     let mut exit_code = None;
     let mut detach_deadline: Option<tokio::time::Instant> = None;
-    spawn_resize(conn, id);
+    spawn_resize(conn_ref, id);
     loop {
+        let conn: &Connection = conn_ref;
         let deadline = detach_deadline;
         tokio::select! {
             item = stream.next() => match item {
-                Some(StreamItem::Snapshot { data, .. }) | Some(StreamItem::Output { data, .. }) => {
+                Some(StreamItem::Snapshot { data, offset, .. }) => {
+                    next_offset = offset;
+                    if mode == Mode::Live {
+                        out(&data);
+                    }
+                }
+                Some(StreamItem::Output { data, offset }) => {
+                    next_offset = offset + data.len() as u64;
                     if mode == Mode::Live {
                         out(&data);
                     }
@@ -166,11 +248,34 @@ async fn attach_loop(conn: &Connection, id: &str) -> Result<Outcome> {
                     return match reason {
                         EndReason::Detached => Ok(Outcome::Detached),
                         EndReason::SessionEnded => Ok(Outcome::Ended(exit_code)),
+                        EndReason::Shutdown | EndReason::TooSlow if detach_deadline.is_none() => {
+                            match reconnect(ctx, id, next_offset, &message, &mut stdin, &mut esc).await? {
+                                Some((c, s)) => {
+                                    *conn_ref = c;
+                                    stream = s;
+                                    mode = Mode::Live;
+                                    spawn_resize(conn_ref, id);
+                                    continue;
+                                }
+                                None => Ok(Outcome::Detached),
+                            }
+                        }
                         other => Err(end_error(other, message)),
                     };
                 }
                 Some(StreamItem::Disconnected(why)) => {
-                    return Err(CliError::new("connection_closed", why).into());
+                    if detach_deadline.is_some() {
+                        return Ok(Outcome::Detached);
+                    }
+                    match reconnect(ctx, id, next_offset, &why, &mut stdin, &mut esc).await? {
+                        Some((c, s)) => {
+                            *conn_ref = c;
+                            stream = s;
+                            mode = Mode::Live;
+                            spawn_resize(conn_ref, id);
+                        }
+                        None => return Ok(Outcome::Detached),
+                    }
                 }
                 None => return Ok(Outcome::Detached),
             },

@@ -107,7 +107,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             SessionCmd::Answer { id, choice, seq } => events::answer(&ctx, &id, &choice, seq).await,
             SessionCmd::Attach { id } => {
                 let conn = ctx.connect().await?;
-                attach::run(&conn, &id).await
+                attach::run(&ctx, &conn, &id).await
             }
             SessionCmd::Send { id, enter, text } => session::send(&ctx, &id, enter, text).await,
             SessionCmd::Watch {

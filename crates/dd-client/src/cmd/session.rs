@@ -46,7 +46,7 @@ pub async fn new(
         }
         return Ok(());
     }
-    attach::run(&conn, &info.id).await
+    attach::run(ctx, &conn, &info.id).await
 }
 
 /// Lists sessions, newest first.

@@ -313,7 +313,7 @@ pub async fn run(ctx: &Ctx, args: UpArgs) -> Result<()> {
     if args.no_attach {
         return Ok(());
     }
-    attach::run(&conn, &session.id).await
+    attach::run(ctx, &conn, &session.id).await
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@ pub struct Term {
     buf: Vec<u8>,
     /// Total bytes read from the master since spawn.
     pub read_total: u64,
+    /// Every byte read, when [`Term::keep`] turned it on.
+    pub seen: Option<Vec<u8>>,
 }
 
 impl Term {
@@ -38,7 +40,14 @@ impl Term {
             child,
             buf: vec![0; 256 * 1024],
             read_total: 0,
+            seen: None,
         })
+    }
+
+    /// Keeps every byte read from now on in [`Term::seen`].
+    pub fn keep(mut self) -> Term {
+        self.seen = Some(Vec::new());
+        self
     }
 
     /// Types `bytes`.
@@ -62,6 +71,9 @@ impl Term {
             Ok(0) => bail!("terminal closed (child exited)"),
             Ok(n) => {
                 self.read_total += n as u64;
+                if let Some(seen) = self.seen.as_mut() {
+                    seen.extend_from_slice(&self.buf[..n]);
+                }
                 Ok(Some(n))
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(Some(0)),
