@@ -36,6 +36,9 @@ impl Agent {
         let mut child = Command::new(bins.join("dd-agent"))
             .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
             .arg(&state)
+            // Every bench client comes from 127.0.0.1: lift the per-source
+            // and total connection caps above the 1,000 companions.
+            .args(["--max-conns-per-source", "4096", "--max-conns", "8192"])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -42,6 +42,9 @@ pub(crate) struct Conn {
     pub(crate) out: mpsc::Sender<Out>,
     /// Bytes the writer queue may hold ([`MAX_QUEUED_BYTES`]).
     budget: Arc<Semaphore>,
+    /// The last principal resolved, with the store generation and second
+    /// it was resolved at (see [`Conn::principal`]).
+    principal_cache: Mutex<Option<(u64, i64, Principal)>>,
     /// Set by the writer when it gave up on a peer that does not read.
     too_slow: Arc<std::sync::atomic::AtomicBool>,
     /// True once access was revoked: queued sends give up instead of
@@ -114,9 +117,28 @@ impl Conn {
 
     /// Who the peer is now (re-read on every request: revocation and expiry
     /// take effect at once).
+    ///
+    /// The answer is reused while the store has made no write and the
+    /// second has not changed (a keystroke then costs no database read);
+    /// any enrollment, redemption or revocation made through this agent
+    /// invalidates it at once, and a write by another process within a
+    /// second.
     pub(crate) fn principal(&self) -> Result<Principal, ErrorBody> {
-        policy::resolve(&self.agent.store, &self.key, now_secs())
-            .map_err(|e| ErrorBody::new(ErrorCode::Internal, format!("store: {e}")))
+        let store = &self.agent.store;
+        let (gen, now) = (store.generation(), now_secs());
+        let mut cache = self
+            .principal_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some((g, t, p)) = cache.as_ref() {
+            if (*g, *t) == (gen, now) {
+                return Ok(p.clone());
+            }
+        }
+        let p = policy::resolve(store, &self.key, now)
+            .map_err(|e| ErrorBody::new(ErrorCode::Internal, format!("store: {e}")))?;
+        *cache = Some((gen, now, p.clone()));
+        Ok(p)
     }
 }
 
@@ -235,6 +257,7 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
         id,
         out: out_tx,
         budget: Arc::new(Semaphore::new(MAX_QUEUED_BYTES)),
+        principal_cache: Mutex::new(None),
         too_slow,
         revoked: revoked.clone(),
         streams: Mutex::new(HashMap::new()),

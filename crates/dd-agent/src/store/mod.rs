@@ -29,6 +29,7 @@ mod tests;
 use std::fs;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -102,6 +103,8 @@ impl StoreError {
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
     writer: Arc<group::GroupWriter>,
+    /// Bumped after every write transaction (see [`Store::generation`]).
+    generation: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -132,6 +135,7 @@ impl Store {
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             writer: Arc::new(group::GroupWriter::new(writer)),
+            generation: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -148,7 +152,17 @@ impl Store {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.writer.write(f)
+        let out = self.writer.write(f);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        out
+    }
+
+    /// A counter bumped after every write transaction this store (or a
+    /// clone) made — enrollments, redemptions, revocations, grant changes:
+    /// anything read while it stays the same is still current, unless
+    /// another process wrote the database.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 }
 
