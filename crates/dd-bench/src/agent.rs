@@ -40,6 +40,13 @@ impl Agent {
             // and total connection caps above the 1,000 companions.
             .args(["--max-conns-per-source", "4096", "--max-conns", "8192"])
             .env("RUST_LOG", "warn")
+            // Experiments: DD_BENCH_AGENT_THREADS=N runs the agent's
+            // runtime on N worker threads.
+            .envs(
+                std::env::var("DD_BENCH_AGENT_THREADS")
+                    .ok()
+                    .map(|n| ("TOKIO_WORKER_THREADS", n)),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
