@@ -332,19 +332,14 @@ async fn run(
             redeem_guard(conn)?;
             // On a blocking thread: it waits for its (group) commit.
             let (st, key, peer) = (store.clone(), conn.key, conn.peer);
+            // The audit record goes in the redemption's own transaction.
             let done = tokio::task::spawn_blocking(move || {
-                let grant = st.redeem_pair_token(&r.token, &key, &r.label, now)?;
-                st.audit(
-                    "token_redeemed",
-                    &format!("grant:{}", grant.grant_id),
-                    Some(&grant.session_id),
-                    &format!(
+                st.redeem_pair_token_audited(&r.token, &key, &r.label, now, |grant| {
+                    Some(format!(
                         "label {:?}, read_only {}, from {}",
                         grant.label, grant.read_only, peer
-                    ),
-                    now,
-                );
-                Ok(grant)
+                    ))
+                })
             })
             .await
             .map_err(|_| err(ErrorCode::Internal, "redeem task failed"))?;
