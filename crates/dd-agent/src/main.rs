@@ -237,7 +237,12 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::SessionHost { state_dir } => {
             let dir = state_dir.unwrap_or_else(default_state_dir);
             StateDir::open(&dir)?;
-            let rt = tokio::runtime::Runtime::new()?;
+            // One thread: the host only moves bytes between PTYs, files and
+            // one socket, and a single-threaded runtime hands them on
+            // without cross-thread wake-ups (lower echo latency).
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             match rt.block_on(dd_agent::host::run(&dir, true)) {
                 Err(dd_agent::host::HostError::AlreadyRunning) => {
                     eprintln!("a session host already runs for {}", dir.display());

@@ -22,6 +22,9 @@ pub struct Agent {
     pub url: String,
     /// Static public key.
     pub key: [u8; 32],
+    /// The session host's pid (from the ready line's `host_pid`), when it
+    /// runs as its own process.
+    host_pid: Option<u32>,
 }
 
 impl Agent {
@@ -33,7 +36,17 @@ impl Agent {
         let mut child = Command::new(bins.join("dd-agent"))
             .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
             .arg(&state)
+            // Every bench client comes from 127.0.0.1: lift the per-source
+            // and total connection caps above the 1,000 companions.
+            .args(["--max-conns-per-source", "4096", "--max-conns", "8192"])
             .env("RUST_LOG", "warn")
+            // Experiments: DD_BENCH_AGENT_THREADS=N runs the agent's
+            // runtime on N worker threads.
+            .envs(
+                std::env::var("DD_BENCH_AGENT_THREADS")
+                    .ok()
+                    .map(|n| ("TOKIO_WORKER_THREADS", n)),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -54,7 +67,12 @@ impl Agent {
         let v: Value = serde_json::from_str(&line).context("ready line")?;
         let key = dd_proto::keys::decode_key(v["agent_key"].as_str().context("agent_key")?)
             .context("agent key")?;
+        let host_pid = v["host_pid"]
+            .as_u64()
+            .and_then(|p| u32::try_from(p).ok())
+            .filter(|&p| p != child.id());
         Ok(Agent {
+            host_pid,
             child,
             bins: bins.to_owned(),
             url: v["url"].as_str().context("url")?.to_owned(),
@@ -66,6 +84,12 @@ impl Agent {
     /// The agent's pid.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The agent's processes: the gateway, and the session host if it runs
+    /// apart.
+    pub fn pids(&self) -> Vec<u32> {
+        std::iter::once(self.pid()).chain(self.host_pid).collect()
     }
 
     /// A scratch directory that lives as long as the agent.
@@ -117,14 +141,17 @@ impl Agent {
             .env("DD_COMPANION_HOME", home))
     }
 
-    /// Resident set size now, KiB.
+    /// Resident set size now, KiB: gateway + session host.
     pub fn rss_kib(&self) -> u64 {
-        rss_kib(self.pid()).unwrap_or(0)
+        self.pids().into_iter().filter_map(rss_kib).sum()
     }
 
-    /// User + system CPU time so far, seconds.
+    /// User + system CPU time so far, seconds: gateway + session host.
     pub fn cpu_secs(&self) -> f64 {
-        cpu_secs(self.pid()).unwrap_or(f64::NAN)
+        self.pids()
+            .into_iter()
+            .map(|p| cpu_secs(p).unwrap_or(f64::NAN))
+            .sum()
     }
 }
 
@@ -133,14 +160,31 @@ impl Drop for Agent {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
+        let mut exited = false;
         for _ in 0..250 {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                exited = true;
+                break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if !exited {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        // The session host outlives its gateway by design; end it (and
+        // its sessions) so that the next measure starts clean.
+        if let Some(host) = self.host_pid {
+            let _ = Command::new("kill")
+                .args(["-TERM", &host.to_string()])
+                .status();
+            for _ in 0..250 {
+                if rss_kib(host).is_none() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
     }
 }
 

@@ -227,6 +227,7 @@ impl Transport {
             Sealer {
                 state: self.state.clone(),
                 nonce: 0,
+                scratch: Vec::new(),
             },
             Opener {
                 state: self.state,
@@ -241,6 +242,8 @@ impl Transport {
 pub struct Sealer {
     state: Arc<StatelessTransportState>,
     nonce: u64,
+    /// Plaintext buffer reused by [`Sealer::seal_output`].
+    scratch: Vec<u8>,
 }
 
 impl Sealer {
@@ -252,6 +255,37 @@ impl Sealer {
             out.push(self.seal_fragment(&frag)?);
         }
         Ok(out)
+    }
+
+    /// Encrypts an `Output` message without building the [`Message`]: the
+    /// same bytes as `seal(&Message::Output { stream, offset, data })`, but
+    /// for data that fits one fragment the plaintext is written once into a
+    /// reused buffer and encrypted into the returned one (no other copy or
+    /// allocation).
+    pub fn seal_output(
+        &mut self,
+        stream: u64,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<Vec<Vec<u8>>, NoiseError> {
+        if data.len() > crate::MAX_OUTPUT_CHUNK {
+            return self.seal(&Message::Output {
+                stream,
+                offset,
+                data: data.to_vec(),
+            });
+        }
+        let mut plain = std::mem::take(&mut self.scratch);
+        plain.clear();
+        plain.reserve(1 + crate::message::OUTPUT_HEADER_LEN + data.len());
+        plain.push(crate::frame::FLAG_FINAL);
+        plain.push(crate::message::TYPE_OUTPUT);
+        plain.extend_from_slice(&stream.to_be_bytes());
+        plain.extend_from_slice(&offset.to_be_bytes());
+        plain.extend_from_slice(data);
+        let sealed = self.seal_fragment(&plain);
+        self.scratch = plain;
+        Ok(vec![sealed?])
     }
 
     /// Encrypts one already-built fragment (flag byte and body).
@@ -372,6 +406,32 @@ mod tests {
             got = co.open(f).unwrap();
         }
         assert_eq!(got, Some(big));
+    }
+
+    #[test]
+    fn seal_output_matches_seal_of_the_message() {
+        let (c, a) = pair();
+        let (ct, at) = handshake(&c, &a);
+        let (mut c_tx, _) = ct.split();
+        let (_, mut a_rx) = at.split();
+        let max = crate::MAX_OUTPUT_CHUNK;
+        for len in [0usize, 1, 100, max, max + 1, 200_000] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let frames = c_tx.seal_output(7, 42, &data).unwrap();
+            assert_eq!(frames.len() == 1, len <= max);
+            let mut got = None;
+            for f in &frames {
+                assert!(f.len() <= MAX_NOISE_MESSAGE);
+                assert!(got.is_none());
+                got = a_rx.open(f).unwrap();
+            }
+            let want = Message::Output {
+                stream: 7,
+                offset: 42,
+                data,
+            };
+            assert_eq!(got, Some(want));
+        }
     }
 
     #[test]

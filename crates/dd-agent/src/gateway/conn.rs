@@ -7,13 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ws::{Message as WsMessage, WebSocket};
+use bytes::Bytes;
 use dd_proto::message::{EndReason, Event};
 use dd_proto::methods::{Hello, Welcome};
 use dd_proto::noise::Responder;
 use dd_proto::{ErrorBody, ErrorCode, Message, MAX_NOISE_MESSAGE, PROTOCOL_VERSION};
 use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::bounds::MAX_QUEUED_BYTES;
@@ -41,6 +42,9 @@ pub(crate) struct Conn {
     pub(crate) out: mpsc::Sender<Out>,
     /// Bytes the writer queue may hold ([`MAX_QUEUED_BYTES`]).
     budget: Arc<Semaphore>,
+    /// The last principal resolved, with the store generation and second
+    /// it was resolved at (see [`Conn::principal`]).
+    principal_cache: Mutex<Option<(u64, i64, Principal)>>,
     /// Set by the writer when it gave up on a peer that does not read.
     too_slow: Arc<std::sync::atomic::AtomicBool>,
     /// True once access was revoked: queued sends give up instead of
@@ -71,15 +75,28 @@ impl Conn {
     /// while the queue is full (a peer that stopped reading cannot hold a
     /// revoked connection open).
     pub(crate) async fn send(&self, m: Message) -> bool {
+        let cost = writer::cost(&m);
+        self.queue(cost, |permit| Out::Msg(m, permit)).await
+    }
+
+    /// Queues stream output (sealed from the shared bytes, no copy); as
+    /// [`Conn::send`].
+    pub(crate) async fn send_output(&self, stream: u64, offset: u64, data: Bytes) -> bool {
+        let cost = writer::output_cost(data.len());
+        self.queue(cost, |permit| Out::Output {
+            stream,
+            offset,
+            data,
+            permit,
+        })
+        .await
+    }
+
+    async fn queue(&self, cost: u32, out: impl FnOnce(OwnedSemaphorePermit) -> Out) -> bool {
         let mut revoked = self.revoked.clone();
         let queue = async {
-            let permit = self
-                .budget
-                .clone()
-                .acquire_many_owned(writer::cost(&m))
-                .await
-                .ok()?;
-            self.out.send(Out::Msg(m, permit)).await.ok()
+            let permit = self.budget.clone().acquire_many_owned(cost).await.ok()?;
+            self.out.send(out(permit)).await.ok()
         };
         tokio::select! {
             biased;
@@ -100,9 +117,28 @@ impl Conn {
 
     /// Who the peer is now (re-read on every request: revocation and expiry
     /// take effect at once).
+    ///
+    /// The answer is reused while the store has made no write and the
+    /// second has not changed (a keystroke then costs no database read);
+    /// any enrollment, redemption or revocation made through this agent
+    /// invalidates it at once, and a write by another process within a
+    /// second.
     pub(crate) fn principal(&self) -> Result<Principal, ErrorBody> {
-        policy::resolve(&self.agent.store, &self.key, now_secs())
-            .map_err(|e| ErrorBody::new(ErrorCode::Internal, format!("store: {e}")))
+        let store = &self.agent.store;
+        let (gen, now) = (store.generation(), now_secs());
+        let mut cache = self
+            .principal_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some((g, t, p)) = cache.as_ref() {
+            if (*g, *t) == (gen, now) {
+                return Ok(p.clone());
+            }
+        }
+        let p = policy::resolve(store, &self.key, now)
+            .map_err(|e| ErrorBody::new(ErrorCode::Internal, format!("store: {e}")))?;
+        *cache = Some((gen, now, p.clone()));
+        Ok(p)
     }
 }
 
@@ -221,6 +257,7 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
         id,
         out: out_tx,
         budget: Arc::new(Semaphore::new(MAX_QUEUED_BYTES)),
+        principal_cache: Mutex::new(None),
         too_slow,
         revoked: revoked.clone(),
         streams: Mutex::new(HashMap::new()),

@@ -268,19 +268,25 @@ async fn run(
         m::ENROLL_REDEEM => {
             let r: m::EnrollRedeem = params(p)?;
             redeem_guard(conn)?;
-            match store.redeem_enroll_token(&r.token, &conn.key, &r.label, now) {
-                Ok(device) => {
-                    store.audit(
-                        "device_enrolled",
-                        &format!("device:{}", device.id),
-                        None,
-                        &format!("label {:?} from {}", device.label, conn.peer),
-                        now,
-                    );
-                    ok(m::Enrolled {
-                        device_id: device.id,
-                    })
-                }
+            // On a blocking thread: it waits for its (group) commit.
+            let (st, key, peer) = (store.clone(), conn.key, conn.peer);
+            let done = tokio::task::spawn_blocking(move || {
+                let device = st.redeem_enroll_token(&r.token, &key, &r.label, now)?;
+                st.audit(
+                    "device_enrolled",
+                    &format!("device:{}", device.id),
+                    None,
+                    &format!("label {:?} from {}", device.label, peer),
+                    now,
+                );
+                Ok(device)
+            })
+            .await
+            .map_err(|_| err(ErrorCode::Internal, "redeem task failed"))?;
+            match done {
+                Ok(device) => ok(m::Enrolled {
+                    device_id: device.id,
+                }),
                 Err(e) => Err(redeem_failed(conn, actor, None, e, now)),
             }
         }
@@ -324,20 +330,21 @@ async fn run(
         m::PAIR_REDEEM => {
             let r: m::PairRedeem = params(p)?;
             redeem_guard(conn)?;
-            match store.redeem_pair_token(&r.token, &conn.key, &r.label, now) {
-                Ok(grant) => {
-                    store.audit(
-                        "token_redeemed",
-                        &format!("grant:{}", grant.grant_id),
-                        Some(&grant.session_id),
-                        &format!(
-                            "label {:?}, read_only {}, from {}",
-                            grant.label, grant.read_only, conn.peer
-                        ),
-                        now,
-                    );
-                    ok(grant)
-                }
+            // On a blocking thread: it waits for its (group) commit.
+            let (st, key, peer) = (store.clone(), conn.key, conn.peer);
+            // The audit record goes in the redemption's own transaction.
+            let done = tokio::task::spawn_blocking(move || {
+                st.redeem_pair_token_audited(&r.token, &key, &r.label, now, |grant| {
+                    Some(format!(
+                        "label {:?}, read_only {}, from {}",
+                        grant.label, grant.read_only, peer
+                    ))
+                })
+            })
+            .await
+            .map_err(|_| err(ErrorCode::Internal, "redeem task failed"))?;
+            match done {
+                Ok(grant) => ok(grant),
                 Err(e) => Err(redeem_failed(conn, actor, None, e, now)),
             }
         }

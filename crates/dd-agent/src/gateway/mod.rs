@@ -90,6 +90,10 @@ pub struct Announce {
     pub agent_key: String,
     /// The agent's process id.
     pub pid: u32,
+    /// The session host's process id (the same as `pid` when the host runs
+    /// in-process; absent when no host answered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_pid: Option<u32>,
 }
 
 /// Everything a connection needs, shared.
@@ -187,6 +191,7 @@ pub async fn serve(
         url: public_url.clone(),
         agent_key: dd_proto::keys::encode_key(&state.key().public()),
         pid: std::process::id(),
+        host_pid: sessions.host_pid().await,
     };
     let line = serde_json::to_string(&announce).expect("announce serializes");
     std::fs::write(state.root().join("agent.json"), format!("{line}\n"))?;

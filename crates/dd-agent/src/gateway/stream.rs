@@ -63,11 +63,12 @@ async fn run(conn: Arc<Conn>, mut s: StreamStart, mut stop: mpsc::Receiver<EndRe
             r = stop.recv() => break r.unwrap_or(EndReason::Shutdown),
             _ = &mut expiry, if has_expiry => break EndReason::Expired,
             item = s.sub.next() => match item {
-                Some(StreamItem::Output { offset, data }) => Message::Output {
-                    stream: id,
-                    offset,
-                    data: data.to_vec(),
-                },
+                Some(StreamItem::Output { offset, data }) => {
+                    if !conn.send_output(id, offset, data).await {
+                        break conn.lost_reason();
+                    }
+                    continue;
+                }
                 Some(StreamItem::Snapshot { offset, rows, cols, data }) => Message::Snapshot {
                     stream: id,
                     offset,

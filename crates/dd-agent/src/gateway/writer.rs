@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use bytes::Bytes;
 use dd_proto::noise::Sealer;
 use dd_proto::Message;
 use futures_util::stream::SplitSink;
@@ -36,6 +37,14 @@ pub(crate) enum Out {
     /// Seal and send a message; the permit holds its share of the
     /// connection's queued-bytes budget until it is written.
     Msg(Message, OwnedSemaphorePermit),
+    /// Seal and send stream output (`Message::Output` on the wire), from
+    /// the session's shared bytes.
+    Output {
+        stream: u64,
+        offset: u64,
+        data: Bytes,
+        permit: OwnedSemaphorePermit,
+    },
     /// Send a close frame and stop.
     Close(u16, String),
 }
@@ -51,13 +60,20 @@ pub(crate) enum WriterEnd {
     TooSlow,
 }
 
-/// The budget share of a message: its payload size, roughly.
+/// The budget share of a message: its size, roughly. A response is
+/// measured (a large `audit.list` must not count as a small message, or a
+/// peer that pipelines requests without reading queues megabytes).
 pub(crate) fn cost(m: &Message) -> u32 {
-    let n = match m {
-        Message::Output { data, .. } | Message::Snapshot { data, .. } => data.len() + 64,
+    match m {
+        Message::Output { data, .. } | Message::Snapshot { data, .. } => output_cost(data.len()),
+        Message::Response { .. } => (m.encode().len() + 64).clamp(256, MAX_QUEUED_BYTES) as u32,
         _ => 256,
-    };
-    n.min(MAX_QUEUED_BYTES) as u32
+    }
+}
+
+/// The budget share of `len` bytes of output.
+pub(crate) fn output_cost(len: usize) -> u32 {
+    (len + 64).min(MAX_QUEUED_BYTES) as u32
 }
 
 pub(crate) async fn close(sink: &mut Sink, code: u16, reason: String) {
@@ -102,31 +118,38 @@ pub(crate) async fn run(
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
         while let Some(out) = next.take() {
-            match out {
-                Out::Msg(m, permit) => match sealer.seal(&m) {
-                    Ok(frames) => {
-                        for f in frames {
-                            let fed =
-                                tokio::time::timeout(slow, sink.feed(WsMessage::Binary(f.into())));
-                            match fed.await {
-                                Ok(Ok(())) => {}
-                                Ok(Err(_)) => return WriterEnd::Failed,
-                                Err(_) => return too_slow(&mut sink, slow, &flag).await,
-                            }
-                        }
-                        drop(permit);
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "seal failed");
-                        close(&mut sink, CLOSE_PROTOCOL, "internal: seal failed".into()).await;
-                        return WriterEnd::Failed;
-                    }
-                },
+            let (sealed, permit) = match out {
+                Out::Msg(m, permit) => (sealer.seal(&m), permit),
+                Out::Output {
+                    stream,
+                    offset,
+                    data,
+                    permit,
+                } => (sealer.seal_output(stream, offset, &data), permit),
                 Out::Close(code, reason) => {
                     // A courtesy to a peer that is leaving or being sent
                     // away: not answering it is not being too slow.
                     let _ = tokio::time::timeout(SLOW_CLOSE, close(&mut sink, code, reason)).await;
                     return WriterEnd::Closed;
+                }
+            };
+            match sealed {
+                Ok(frames) => {
+                    for f in frames {
+                        let fed =
+                            tokio::time::timeout(slow, sink.feed(WsMessage::Binary(f.into())));
+                        match fed.await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(_)) => return WriterEnd::Failed,
+                            Err(_) => return too_slow(&mut sink, slow, &flag).await,
+                        }
+                    }
+                    drop(permit);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "seal failed");
+                    close(&mut sink, CLOSE_PROTOCOL, "internal: seal failed".into()).await;
+                    return WriterEnd::Failed;
                 }
             }
             next = rx.try_recv().ok();

@@ -32,7 +32,9 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(rd: &mut R) -> Option<Vec<u
 
 /// Serves one gateway connection until it closes or a newer one replaces it.
 pub(super) async fn serve(host: Arc<Host>, stream: UnixStream) {
-    let (mut rd, wr) = stream.into_split();
+    let (rd, wr) = stream.into_split();
+    // Buffered: a small frame (a keystroke) is one read, not two.
+    let mut rd = tokio::io::BufReader::with_capacity(16 * 1024, rd);
     let Some(first) = read_frame(&mut rd).await else {
         return;
     };

@@ -144,6 +144,17 @@ impl SessionManager {
         })
     }
 
+    /// The process id of the session host this gateway is linked to, if
+    /// the link is up.
+    pub async fn host_pid(&self) -> Option<u32> {
+        let guard = self.link.lock().await;
+        guard
+            .as_ref()
+            .filter(|l| l.is_alive())
+            .map(|l| l.pid())
+            .filter(|&p| p != 0)
+    }
+
     /// Connects to the host and takes back the sessions it still runs;
     /// marks the others that were running `lost`.
     async fn adopt(self: &Arc<Self>, start: bool) -> Result<(), SessionError> {

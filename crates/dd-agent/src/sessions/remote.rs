@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -68,6 +68,8 @@ pub(crate) struct HostLink {
     pending: Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
     next: AtomicU64,
     alive: AtomicBool,
+    /// The host's process id, from its Hello reply (0 until then).
+    pid: AtomicU32,
 }
 
 fn lost() -> SessionError {
@@ -90,13 +92,16 @@ impl HostLink {
                 .await
                 .map_err(|e| SessionError::Host(format!("no session host answers: {e}")))?
         };
-        let (mut rd, wr) = stream.into_split();
+        let (rd, wr) = stream.into_split();
+        // Buffered: a small frame (an echo) is one read, not two.
+        let mut rd = tokio::io::BufReader::with_capacity(64 * 1024, rd);
         let (tx, rx) = mpsc::channel(QUEUE);
         let link = Arc::new(HostLink {
             tx,
             pending: Mutex::new(HashMap::new()),
             next: AtomicU64::new(1),
             alive: AtomicBool::new(true),
+            pid: AtomicU32::new(0),
         });
         tokio::spawn(host::write_loop(wr, rx));
         let reader = Arc::clone(&link);
@@ -123,12 +128,18 @@ impl HostLink {
         {
             Reply::Hello { version, pid } if version == HOST_PROTOCOL_VERSION => {
                 tracing::info!(host_pid = pid, "connected to the session host");
+                link.pid.store(pid, Ordering::Release);
                 Ok(link)
             }
             other => Err(SessionError::Host(format!(
                 "the session host refused this gateway: {other:?}"
             ))),
         }
+    }
+
+    /// The host's process id, as its Hello reply said.
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid.load(Ordering::Acquire)
     }
 
     pub(crate) fn is_alive(&self) -> bool {

@@ -430,16 +430,26 @@ impl Session {
         let mut rx = self.wake.subscribe();
         tokio::spawn(async move {
             loop {
+                rx.borrow_and_update();
                 let at = match weak.upgrade() {
                     Some(s) if s.is_running() => s.quiet_deadline(),
                     _ => return,
                 };
-                tokio::select! {
-                    r = rx.changed() => if r.is_err() { return },
-                    _ = tokio::time::sleep_until(at.unwrap_or_else(tokio::time::Instant::now)),
-                        if at.is_some() => {
+                match at {
+                    // Sleep to the deadline, then look again: output in
+                    // the meantime only moved it later, so this task is not
+                    // woken for every chunk (one task less per echo).
+                    Some(at) if at > tokio::time::Instant::now() => {
+                        tokio::time::sleep_until(at).await;
+                    }
+                    Some(_) => {
                         if let Some(s) = weak.upgrade() {
                             s.quiet_tick();
+                        }
+                    }
+                    None => {
+                        if rx.changed().await.is_err() {
+                            return;
                         }
                     }
                 }

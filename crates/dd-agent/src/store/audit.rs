@@ -14,6 +14,28 @@ const MAX_DETAIL_CHARS: usize = 1000;
 
 /// Strips control characters (audit text ends up in terminals) and bounds
 /// the length.
+/// Inserts one audit record (in the caller's transaction).
+pub(super) fn insert(
+    conn: &rusqlite::Connection,
+    action: &str,
+    actor: &str,
+    session_id: Option<&str>,
+    detail: &str,
+    now: i64,
+) -> rusqlite::Result<usize> {
+    conn.execute(
+        "INSERT INTO audit (at, action, actor, session_id, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            now,
+            clean(action, 64),
+            clean(actor, 128),
+            session_id.map(|s| clean(s, 64)),
+            clean(detail, MAX_DETAIL_CHARS)
+        ],
+    )
+}
+
 fn clean(s: &str, max: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
@@ -29,17 +51,9 @@ impl Store {
         detail: &str,
         now: i64,
     ) {
-        let result = self.conn().execute(
-            "INSERT INTO audit (at, action, actor, session_id, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                now,
-                clean(action, 64),
-                clean(actor, 128),
-                session_id.map(|s| clean(s, 64)),
-                clean(detail, MAX_DETAIL_CHARS)
-            ],
-        );
+        // Through the group-committing writer: concurrent records (and
+        // redemptions) share one fsync.
+        let result = self.write_tx(|tx| Ok(insert(tx, action, actor, session_id, detail, now)?));
         if let Err(e) = result {
             tracing::warn!(action, error = %e, "could not write audit record");
         }

@@ -19,6 +19,7 @@ mod audit;
 mod config;
 mod devices;
 mod grants;
+mod group;
 mod schema;
 mod tokens;
 
@@ -28,12 +29,13 @@ mod tests;
 use std::fs;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use dd_proto::ErrorCode;
 use rand::RngCore;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 use zeroize::Zeroizing;
 
 pub use audit::{DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT};
@@ -69,6 +71,9 @@ pub enum StoreError {
     /// SQLite failed.
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
+    /// A group commit failed; this write was rolled back with its batch.
+    #[error("database commit failed: {0}")]
+    Commit(String),
     /// Creating or securing the database file failed.
     #[error("database file: {0}")]
     Io(#[from] std::io::Error),
@@ -84,15 +89,22 @@ impl StoreError {
             StoreError::TokenCancelled => ErrorCode::TokenCancelled,
             StoreError::NotFound(_) => ErrorCode::NotFound,
             StoreError::BadRequest(_) => ErrorCode::BadRequest,
-            StoreError::Corrupt(_) | StoreError::Db(_) | StoreError::Io(_) => ErrorCode::Internal,
+            StoreError::Corrupt(_)
+            | StoreError::Db(_)
+            | StoreError::Commit(_)
+            | StoreError::Io(_) => ErrorCode::Internal,
         }
     }
 }
 
-/// The durable store. Cheap to clone; all clones share one connection.
+/// The durable store. Cheap to clone; all clones share one read
+/// connection and one (group-committing) writer connection.
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    writer: Arc<group::GroupWriter>,
+    /// Bumped after every write transaction (see [`Store::generation`]).
+    generation: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -116,18 +128,14 @@ impl Store {
             .open(path)?;
         fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
         let mut conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Corrupt(format!(
-                "cannot enable WAL mode (got {mode})"
-            )));
-        }
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
+        configure(&conn)?;
         schema::migrate(&mut conn)?;
+        let writer = Connection::open(path)?;
+        configure(&writer)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
+            writer: Arc::new(group::GroupWriter::new(writer)),
+            generation: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -137,17 +145,40 @@ impl Store {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committing on `Ok`.
+    /// Runs `f` atomically in a `BEGIN IMMEDIATE` transaction, keeping its
+    /// changes on `Ok` and none of them on `Err`; returns once they are
+    /// committed. Concurrent writers share one commit (see [`group`]).
     fn write_tx<T>(
         &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        let out = self.writer.write(f);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        out
     }
+
+    /// A counter bumped after every write transaction this store (or a
+    /// clone) made — enrollments, redemptions, revocations, grant changes:
+    /// anything read while it stays the same is still current, unless
+    /// another process wrote the database.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+}
+
+/// Settings of every connection: busy timeout, WAL with `synchronous=FULL`,
+/// foreign keys.
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Corrupt(format!(
+            "cannot enable WAL mode (got {mode})"
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
 }
 
 /// What a token hash is for; each kind hashes in its own domain, so a secret

@@ -194,53 +194,35 @@ impl Store {
         label: &str,
         now: i64,
     ) -> Result<GrantInfo, StoreError> {
+        self.redeem_pair_token_audited(secret, peer_key, label, now, |_| None)
+    }
+
+    /// [`Store::redeem_pair_token`], recording the `token_redeemed` audit
+    /// record (detail from `detail`, none if it gives `None`) in the same
+    /// transaction: one commit per redemption instead of two.
+    pub fn redeem_pair_token_audited(
+        &self,
+        secret: &str,
+        peer_key: &[u8; 32],
+        label: &str,
+        now: i64,
+        detail: impl FnOnce(&GrantInfo) -> Option<String>,
+    ) -> Result<GrantInfo, StoreError> {
         let hash = lookup_hash(TokenKind::Pair, secret)?;
         self.write_tx(|tx| {
-            let (token, session_id, read_only, grant_ttl) = tx
-                .query_row(
-                    "SELECT id, expires_at, used_at, cancelled_at, session_id, read_only,
-                            grant_ttl_secs
-                     FROM pair_tokens WHERE hash = ?1",
-                    params![hash.as_slice()],
-                    |r| {
-                        Ok((
-                            TokenState {
-                                id: r.get(0)?,
-                                expires_at: r.get(1)?,
-                                used_at: r.get(2)?,
-                                cancelled_at: r.get(3)?,
-                            },
-                            r.get::<_, String>(4)?,
-                            r.get::<_, bool>(5)?,
-                            r.get::<_, i64>(6)?,
-                        ))
-                    },
-                )
-                .optional()?
-                .ok_or(StoreError::TokenInvalid)?;
-            check(&token, now)?;
-            let grant_id = new_id("g");
-            tx.execute(
-                "INSERT INTO grants (id, session_id, key, label, read_only, created_at,
-                                     expires_at, token_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    grant_id,
-                    session_id,
-                    peer_key.as_slice(),
-                    clean_label(label, "companion"),
-                    read_only,
+            let grant = redeem_pair(tx, &hash, peer_key, label, now)?;
+            if let Some(d) = detail(&grant) {
+                let actor = format!("grant:{}", grant.grant_id);
+                super::audit::insert(
+                    tx,
+                    "token_redeemed",
+                    &actor,
+                    Some(&grant.session_id),
+                    &d,
                     now,
-                    now.saturating_add(grant_ttl),
-                    token.id
-                ],
-            )?;
-            tx.execute(
-                "UPDATE pair_tokens SET used_at = ?2, grant_id = ?3 WHERE id = ?1",
-                params![token.id, now, grant_id],
-            )?;
-            grants::by_id(tx, &grant_id)?
-                .ok_or_else(|| StoreError::Corrupt("new grant vanished".into()))
+                )?;
+            }
+            Ok(grant)
         })
     }
 
@@ -323,4 +305,58 @@ impl Store {
             grant,
         })
     }
+}
+
+/// The body of a pairing redemption, in the caller's transaction.
+fn redeem_pair(
+    tx: &rusqlite::Connection,
+    hash: &[u8; 32],
+    peer_key: &[u8; 32],
+    label: &str,
+    now: i64,
+) -> Result<GrantInfo, StoreError> {
+    let (token, session_id, read_only, grant_ttl) = tx
+        .query_row(
+            "SELECT id, expires_at, used_at, cancelled_at, session_id, read_only,
+                        grant_ttl_secs
+                 FROM pair_tokens WHERE hash = ?1",
+            params![hash.as_slice()],
+            |r| {
+                Ok((
+                    TokenState {
+                        id: r.get(0)?,
+                        expires_at: r.get(1)?,
+                        used_at: r.get(2)?,
+                        cancelled_at: r.get(3)?,
+                    },
+                    r.get::<_, String>(4)?,
+                    r.get::<_, bool>(5)?,
+                    r.get::<_, i64>(6)?,
+                ))
+            },
+        )
+        .optional()?
+        .ok_or(StoreError::TokenInvalid)?;
+    check(&token, now)?;
+    let grant_id = new_id("g");
+    tx.execute(
+        "INSERT INTO grants (id, session_id, key, label, read_only, created_at,
+                                 expires_at, token_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            grant_id,
+            session_id,
+            peer_key.as_slice(),
+            clean_label(label, "companion"),
+            read_only,
+            now,
+            now.saturating_add(grant_ttl),
+            token.id
+        ],
+    )?;
+    tx.execute(
+        "UPDATE pair_tokens SET used_at = ?2, grant_id = ?3 WHERE id = ?1",
+        params![token.id, now, grant_id],
+    )?;
+    grants::by_id(tx, &grant_id)?.ok_or_else(|| StoreError::Corrupt("new grant vanished".into()))
 }
