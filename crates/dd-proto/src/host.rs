@@ -43,7 +43,7 @@ pub const KIND_OUTPUT: u8 = 0x03;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ToHost {
-    /// First message on a connection; makes this connection the host's
+    /// First message on a gateway's connection; makes it the host's
     /// gateway (a previous one is dropped). Reply: [`Reply::Hello`].
     Hello {
         /// Request number.
@@ -104,7 +104,11 @@ pub enum ToHost {
         /// Which signal.
         signal: HostSignal,
     },
-    /// Ends every session and stops the host. Reply: [`Reply::Ok`].
+    /// Ends every session and stops the host. Reply: [`Reply::Ok`]. May
+    /// also be the first message of a connection (`dd-agent
+    /// stop-sessions`): then it needs no hello and does not displace the
+    /// gateway, and the host closes the connection once every session
+    /// has ended.
     Shutdown {
         /// Request number.
         req: u64,

@@ -42,14 +42,27 @@ pub(super) async fn serve(host: Arc<Host>, stream: UnixStream) {
         Ok(HostFrame::Control(json)) => serde_json::from_slice::<ToHost>(json).ok(),
         _ => None,
     };
-    let Some(ToHost::Hello {
-        req,
-        version,
-        transcript_cap,
-    }) = hello
-    else {
-        tracing::warn!("host connection did not start with hello");
-        return;
+    let (req, version, transcript_cap) = match hello {
+        Some(ToHost::Hello {
+            req,
+            version,
+            transcript_cap,
+        }) => (req, version, transcript_cap),
+        Some(ToHost::Shutdown { req }) => {
+            // `dd-agent stop-sessions`: no gateway needed (and none is
+            // displaced). The socket stays open until every session has
+            // ended, so the caller can wait for that.
+            let mut wr = wr;
+            let _ = wr.write_all(&reply(req, Reply::Ok)).await;
+            let mut done = host.done.subscribe();
+            let _ = host.stop.send(true);
+            let _ = done.wait_for(|d| *d).await;
+            return;
+        }
+        _ => {
+            tracing::warn!("host connection did not start with hello or shutdown");
+            return;
+        }
     };
     let (tx, rx) = mpsc::channel(OUT_QUEUE);
     let writer = tokio::spawn(write_loop(wr, rx));

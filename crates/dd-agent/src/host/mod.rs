@@ -74,6 +74,8 @@ pub(crate) struct Host {
     gen_watch: watch::Sender<u64>,
     cap: AtomicU64,
     stop: watch::Sender<bool>,
+    /// Set once every session has ended on the way out.
+    done: watch::Sender<bool>,
 }
 
 impl Host {
@@ -187,6 +189,7 @@ pub async fn run(root: &Path, handle_signals: bool) -> Result<(), HostError> {
         gen_watch: watch::Sender::new(0),
         cap: AtomicU64::new(0),
         stop,
+        done: watch::Sender::new(false),
     });
     tracing::info!(socket = %path.display(), pid = std::process::id(), "session host ready");
     let watchdog = tokio::spawn(watchdog(
@@ -221,6 +224,7 @@ pub async fn run(root: &Path, handle_signals: bool) -> Result<(), HostError> {
     }
     watchdog.abort();
     host.end_all().await;
+    host.done.send_replace(true);
     // Leave the socket if a newer host already replaced it.
     if std::fs::metadata(&path).is_ok_and(|m| m.ino() == inode) {
         let _ = std::fs::remove_file(&path);
@@ -265,18 +269,14 @@ async fn watchdog(host: Arc<Host>, path: PathBuf, inode: u64, handle_signals: bo
 /// Asks the host of `root` to end every session and stop. False if no
 /// host answers.
 pub async fn stop(root: &Path) -> Result<bool, HostError> {
-    use dd_proto::host::{ToHost, HOST_PROTOCOL_VERSION};
+    use dd_proto::host::ToHost;
     use tokio::io::AsyncWriteExt;
     let Ok(mut s) = tokio::net::UnixStream::connect(socket_path(root)).await else {
         return Ok(false);
     };
-    s.write_all(&encode_control(&ToHost::Hello {
-        req: 1,
-        version: HOST_PROTOCOL_VERSION,
-        transcript_cap: 0,
-    }))
-    .await?;
-    s.write_all(&encode_control(&ToHost::Shutdown { req: 2 }))
+    // Shutdown as the first message: an admin request that does not take
+    // the host from the running gateway.
+    s.write_all(&encode_control(&ToHost::Shutdown { req: 1 }))
         .await?;
     // The host closes the socket once it has ended the sessions.
     let mut sink = Vec::new();

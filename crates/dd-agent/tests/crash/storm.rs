@@ -135,7 +135,14 @@ pub async fn revoke(own: &Connection, session: &str, grant: &str) -> Told<u32> {
     )
 }
 
-fn record_redeem(log: &Mutex<Log>, idx: usize, r: &Told<GrantInfo>, key: &Arc<StaticKeypair>) {
+/// Records a redemption; returns the index of the grant it recorded, if
+/// it was acknowledged.
+fn record_redeem(
+    log: &Mutex<Log>,
+    idx: usize,
+    r: &Told<GrantInfo>,
+    key: &Arc<StaticKeypair>,
+) -> Option<usize> {
     let mut log = log.lock().unwrap();
     let t = &mut log.tokens[idx];
     let outcome = match r {
@@ -153,7 +160,9 @@ fn record_redeem(log: &Mutex<Log>, idx: usize, r: &Told<GrantInfo>, key: &Arc<St
             revoke: None,
             acked: true,
         });
+        return Some(log.grants.len() - 1);
     }
+    None
 }
 
 /// One storm task: mints tokens and, at random, redeems, cancels, races a
@@ -196,10 +205,9 @@ pub async fn task(
         match rng.gen_range(0..10) {
             0..=5 => {
                 let (r, key) = redeem(&t, &secret).await;
-                record_redeem(&log, idx, &r, &key);
-                if let Told::Done(g) = &r {
+                let gi = record_redeem(&log, idx, &r, &key);
+                if let (Told::Done(g), Some(gi)) = (&r, gi) {
                     if rng.gen_bool(0.4) {
-                        let gi = log.lock().unwrap().grants.len() - 1;
                         log.lock().unwrap().grants[gi].revoke = Some(Told::InFlight);
                         let out = revoke(&own, &session, &g.grant_id).await;
                         log.lock().unwrap().grants[gi].revoke = Some(out);
@@ -215,7 +223,7 @@ pub async fn task(
                 log.lock().unwrap().tokens[idx].cancel = Some(Told::InFlight);
                 let ((r, key), c) =
                     tokio::join!(redeem(&t, &secret), cancel(&own, &session, &p.token_id));
-                record_redeem(&log, idx, &r, &key);
+                let _ = record_redeem(&log, idx, &r, &key);
                 log.lock().unwrap().tokens[idx].cancel = Some(c);
             }
             _ => {}
