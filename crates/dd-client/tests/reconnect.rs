@@ -67,3 +67,43 @@ fn attach_reconnects_after_the_gateway_is_killed() {
         assert_eq!(w[1], w[0] + 1, "lost or repeated output: {t:?}");
     }
 }
+
+#[test]
+fn watch_reconnects_after_the_gateway_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut agent = Agent::start_on(&state);
+    let listen = agent.listen_addr();
+    let c = Client::new();
+    c.enroll(&agent);
+    let id = c.new_session(&[
+        "sh",
+        "-c",
+        "i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.05; done",
+    ]);
+    let watch = c
+        .cmd()
+        .args([
+            "session",
+            "watch",
+            &id,
+            "--from",
+            "start",
+            "--until",
+            "tick-60\r\n",
+            "--timeout",
+            "120",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    agent.kill();
+    drop(agent);
+    std::thread::sleep(Duration::from_millis(500));
+    let _agent = Agent::start_listen_on(&state, &listen, &[]);
+    let out = watch.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let t = ticks(&out.stdout);
+    assert_eq!(t, (0..=60).collect::<Vec<u64>>(), "lost or repeated output");
+}

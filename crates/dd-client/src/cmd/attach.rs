@@ -24,6 +24,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
 use super::fmt_time;
+use super::reattach::reattach;
 use crate::errors::CliError;
 use crate::{qr, term};
 use dd_cli::escape::{Action, Escape};
@@ -79,9 +80,6 @@ fn spawn_resize(conn: &Connection, session: &str) {
         }
     });
 }
-
-/// How long to keep trying to reconnect before giving up.
-const RECONNECT_FOR: Duration = Duration::from_secs(600);
 
 /// Attaches this terminal to session `id` until detach or end, reconnecting
 /// through `ctx` when the connection drops.
@@ -143,24 +141,8 @@ fn draw_qr(p: &Result<PairCreated, ClientError>) {
     out(s.as_bytes());
 }
 
-/// Whether a failed reconnect is worth retrying (network trouble, the
-/// agent restarting) or final (refused, revoked, gone).
-fn retryable(e: &anyhow::Error) -> bool {
-    match e.downcast_ref::<ClientError>() {
-        Some(c) => match c.code() {
-            None => true,
-            Some(code) => matches!(
-                code,
-                ErrorCode::RateLimited | ErrorCode::Internal | ErrorCode::TooSlow
-            ),
-        },
-        None => false,
-    }
-}
-
-/// Reconnects and re-attaches from `offset`, with backoff, until it works,
-/// fails for good, [`RECONNECT_FOR`] passes, or the user detaches
-/// (`Ctrl-] d`: `Ok(None)`).
+/// Says the connection dropped and re-attaches at `offset` (see
+/// [`reattach`]); `Ctrl-] d` meanwhile gives up (`Ok(None)`).
 async fn reconnect(
     ctx: &super::Ctx,
     id: &str,
@@ -173,36 +155,24 @@ async fn reconnect(
         format!("\r\n[dd] connection lost ({why}); reconnecting… (Ctrl-] d gives up)\r\n")
             .as_bytes(),
     );
-    let give_up = tokio::time::Instant::now() + RECONNECT_FOR;
-    let mut wait = Duration::from_millis(100);
-    loop {
-        let attempt = async {
-            let conn = ctx.connect().await?;
-            let stream = conn.attach(id, Resume::Offset { offset }).await?;
-            anyhow::Ok((conn, stream))
-        };
-        match attempt.await {
-            Ok(pair) => {
-                out(b"[dd] reconnected\r\n");
-                return Ok(Some(pair));
-            }
-            Err(e) if !retryable(&e) || tokio::time::Instant::now() >= give_up => return Err(e),
-            Err(e) => tracing::debug!(%e, "reconnect failed"),
-        }
-        let sleep = tokio::time::sleep(wait);
-        tokio::pin!(sleep);
-        loop {
-            tokio::select! {
-                _ = &mut sleep => break,
-                bytes = stdin.recv() => {
-                    let Some(bytes) = bytes else { return Ok(None) };
-                    if esc.feed(&bytes).iter().any(|a| matches!(a, Action::Key(b'd'))) {
-                        return Ok(None);
-                    }
-                }
+    let detach = async {
+        while let Some(bytes) = stdin.recv().await {
+            if esc
+                .feed(&bytes)
+                .iter()
+                .any(|a| matches!(a, Action::Key(b'd')))
+            {
+                return;
             }
         }
-        wait = (wait * 2).min(Duration::from_secs(3));
+    };
+    tokio::select! {
+        r = reattach(ctx, id, offset) => {
+            let pair = r?;
+            out(b"[dd] reconnected\r\n");
+            Ok(Some(pair))
+        }
+        _ = detach => Ok(None),
     }
 }
 

@@ -5,6 +5,7 @@ mod attach;
 mod enroll;
 mod events;
 mod pair;
+mod reattach;
 mod session;
 mod up;
 mod watch;

@@ -1,13 +1,19 @@
 //! `session watch ID [--from ..] [--until TEXT] [--timeout SECS]`.
+//!
+//! A dropped connection (the agent's gateway restarting, the network) is
+//! re-established and the stream resumed from the next byte owed, within
+//! `--timeout` if one is given.
 
 use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Result;
 use dd_client_core::{Connection, StreamItem};
+use dd_proto::message::EndReason;
 use dd_proto::methods::Resume;
 use dd_proto::Event;
 
+use super::reattach::reattach;
 use super::Ctx;
 use crate::errors::CliError;
 use dd_client_core::until::Until;
@@ -43,7 +49,7 @@ pub async fn run(
         None => None,
     };
     let conn = ctx.connect().await?;
-    let fut = watch(&conn, id, resume, until.as_deref());
+    let fut = watch(ctx, conn, id, resume, until.as_deref());
     let result = match limit {
         Some(d) => match tokio::time::timeout(d, fut).await {
             Ok(r) => r,
@@ -58,7 +64,6 @@ pub async fn run(
         },
         None => fut.await,
     };
-    conn.close().await;
     result
 }
 
@@ -69,17 +74,42 @@ fn emit(data: &[u8]) -> Result<()> {
     Ok(())
 }
 
-async fn watch(conn: &Connection, id: &str, resume: Resume, until: Option<&str>) -> Result<()> {
+async fn watch(
+    ctx: &Ctx,
+    mut conn: Connection,
+    id: &str,
+    resume: Resume,
+    until: Option<&str>,
+) -> Result<()> {
     let mut matcher = until.map(|t| Until::new(t.as_bytes()));
     let mut stream = conn.attach(id, resume).await?;
+    let mut next = 0u64;
     while let Some(item) = stream.next().await {
         let data = match item {
-            StreamItem::Snapshot { data, .. } | StreamItem::Output { data, .. } => data,
+            StreamItem::Snapshot { data, offset, .. } => {
+                next = offset;
+                data
+            }
+            StreamItem::Output { data, offset } => {
+                next = offset + data.len() as u64;
+                data
+            }
+            StreamItem::Event(Event::End {
+                reason: EndReason::Shutdown | EndReason::TooSlow,
+                message,
+            })
+            | StreamItem::Disconnected(message) => {
+                tracing::info!(%message, "stream dropped; reconnecting");
+                conn.close().await;
+                (conn, stream) = reattach(ctx, id, next).await?;
+                continue;
+            }
             StreamItem::Event(Event::Error { error }) => {
                 tracing::warn!(%error, "stream error");
                 continue;
             }
             StreamItem::Event(Event::End { reason, message }) => {
+                conn.close().await;
                 return match until {
                     None => Ok(()),
                     Some(t) => Err(CliError::new(
@@ -90,17 +120,16 @@ async fn watch(conn: &Connection, id: &str, resume: Resume, until: Option<&str>)
                 };
             }
             StreamItem::Event(_) => continue,
-            StreamItem::Disconnected(why) => {
-                return Err(CliError::new("connection_closed", why).into())
-            }
         };
         emit(&data)?;
         if let Some(m) = matcher.as_mut() {
             if m.feed(&data) {
+                conn.close().await;
                 return Ok(());
             }
         }
     }
+    conn.close().await;
     Ok(())
 }
 
