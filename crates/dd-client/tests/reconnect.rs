@@ -21,19 +21,58 @@ fn ticks(out: &[u8]) -> Vec<u64> {
         .collect()
 }
 
-#[test]
-fn attach_reconnects_after_the_gateway_is_killed() {
+/// An agent on its own state dir, an enrolled client, and a session
+/// printing `tick-N` every 50 ms.
+struct Ticking {
+    dir: tempfile::TempDir,
+    state: std::path::PathBuf,
+    agent: Agent,
+    listen: String,
+    client: Client,
+    session: String,
+}
+
+fn ticking() -> Ticking {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let mut agent = Agent::start_on(&state);
+    let agent = Agent::start_on(&state);
     let listen = agent.listen_addr();
-    let c = Client::new();
-    c.enroll(&agent);
-    let id = c.new_session(&[
+    let client = Client::new();
+    client.enroll(&agent);
+    let session = client.new_session(&[
         "sh",
         "-c",
         "i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.05; done",
     ]);
+    Ticking {
+        dir,
+        state,
+        agent,
+        listen,
+        client,
+        session,
+    }
+}
+
+/// `kill -9` of the gateway, a pause, and a new gateway on the same
+/// address and state dir.
+fn kill_and_restart(mut agent: Agent, state: &std::path::Path, listen: &str) -> Agent {
+    agent.kill();
+    drop(agent);
+    std::thread::sleep(Duration::from_millis(400));
+    Agent::start_listen_on(state, listen, &[])
+}
+
+#[test]
+fn attach_reconnects_after_the_gateway_is_killed() {
+    let Ticking {
+        dir: _dir,
+        state,
+        agent,
+        listen,
+        client: c,
+        session: id,
+    } = ticking();
     let home = c.home.path().to_str().unwrap().to_owned();
     let mut term = Term::spawn(
         client_bin().to_str().unwrap(),
@@ -45,10 +84,7 @@ fn attach_reconnects_after_the_gateway_is_killed() {
     term.wait_for(b"tick-5\r\n", Duration::from_secs(30))
         .unwrap();
 
-    agent.kill();
-    drop(agent);
-    std::thread::sleep(Duration::from_millis(300));
-    let _agent = Agent::start_listen_on(&state, &listen, &[]);
+    let _agent = kill_and_restart(agent, &state, &listen);
     term.wait_for(b"[dd] reconnected", Duration::from_secs(60))
         .unwrap();
     let seen_before = ticks(term.seen.as_ref().unwrap()).last().copied().unwrap();
@@ -70,17 +106,14 @@ fn attach_reconnects_after_the_gateway_is_killed() {
 
 #[test]
 fn watch_reconnects_after_the_gateway_is_killed() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
-    let mut agent = Agent::start_on(&state);
-    let listen = agent.listen_addr();
-    let c = Client::new();
-    c.enroll(&agent);
-    let id = c.new_session(&[
-        "sh",
-        "-c",
-        "i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.05; done",
-    ]);
+    let Ticking {
+        dir: _dir,
+        state,
+        agent,
+        listen,
+        client: c,
+        session: id,
+    } = ticking();
     let watch = c
         .cmd()
         .args([
@@ -98,10 +131,7 @@ fn watch_reconnects_after_the_gateway_is_killed() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(800));
-    agent.kill();
-    drop(agent);
-    std::thread::sleep(Duration::from_millis(500));
-    let _agent = Agent::start_listen_on(&state, &listen, &[]);
+    let _agent = kill_and_restart(agent, &state, &listen);
     let out = watch.wait_with_output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let t = ticks(&out.stdout);
