@@ -12,7 +12,7 @@ use dd_proto::methods::{self as m, Hello, Resume};
 use dd_proto::noise::{Initiator, StaticKeypair};
 use dd_proto::{Event, Message};
 use dd_testkit::raw::{close_of, handshaken, rss_kib, send_msg, tcp_from, ws_from};
-use dd_testkit::{companion, owner, AgentProc};
+use dd_testkit::{command_session, companion, owner, AgentProc};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -193,14 +193,8 @@ async fn a_storm_of_bad_peers_leaves_the_honest_stream_whole() {
         "3s",
     ]);
     let (own, owner_key) = owner(&agent).await;
-    let v = own
-        .call(
-            m::SESSION_CREATE,
-            json!({"command": ["/bin/sh", "-c", format!("sleep 2; seq 1 {LINES}")], "cwd": "/tmp"}),
-        )
-        .await
-        .unwrap();
-    let session = v["id"].as_str().unwrap().to_owned();
+    let script = format!("sleep 2; seq 1 {LINES}");
+    let session = command_session(&own, &["/bin/sh", "-c", &script]).await;
     let (phone, _, _) = companion(&own, &session, json!({})).await;
 
     let max_rss = Arc::new(AtomicU64::new(0));

@@ -53,14 +53,7 @@ async fn exactly_one(s: &mut AttachStream) -> InputNeeded {
 }
 
 async fn create(own: &Connection, script: &str) -> String {
-    let v = own
-        .call(
-            m::SESSION_CREATE,
-            json!({"command": ["/bin/sh", "-c", script], "cwd": "/tmp"}),
-        )
-        .await
-        .expect("session.create");
-    v["id"].as_str().unwrap().to_owned()
+    dd_testkit::command_session(own, &["/bin/sh", "-c", script]).await
 }
 
 async fn input(conn: &Connection, session: &str, bytes: &[u8]) {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use dd_client_core::{connect_with, AttachStream, ConnectOptions, Connection, StreamItem};
 use dd_proto::methods::{self as m, Resume};
 use dd_proto::Event;
-use dd_testkit::{companion, owner, AgentProc};
+use dd_testkit::{command_session, companion, owner, AgentProc};
 use serde_json::json;
 
 /// Lines the session prints: ~10 MB through the PTY, more than the
@@ -64,14 +64,8 @@ async fn too_slow_records(own: &Connection) -> Vec<serde_json::Value> {
 async fn a_phone_that_stops_reading_is_dropped_and_resumes_without_loss() {
     let agent = AgentProc::start_with(&["--slow-timeout", "3s"]);
     let (own, _) = owner(&agent).await;
-    let v = own
-        .call(
-            m::SESSION_CREATE,
-            json!({"command": ["/bin/sh", "-c", format!("sleep 1; seq 1 {LINES}")], "cwd": "/tmp"}),
-        )
-        .await
-        .unwrap();
-    let session = v["id"].as_str().unwrap().to_owned();
+    let script = format!("sleep 1; seq 1 {LINES}");
+    let session = command_session(&own, &["/bin/sh", "-c", &script]).await;
 
     // The slow phone: its client queues at most one item per stream and
     // never drops a stream locally, so not reading here stops it reading

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use dd_client_core::{connect_with, ConnectOptions, Connection, StreamItem};
 use dd_proto::methods::{self as m, GrantInfo, Resume, SessionList};
 use dd_proto::noise::StaticKeypair;
-use dd_testkit::{owner, pair, AgentProc};
+use dd_testkit::{command_session, owner, pair, AgentProc};
 use serde_json::json;
 
 const RSS_TOLERANCE_KIB: u64 = 20 * 1024;
@@ -177,14 +177,7 @@ async fn companions_reconnecting_in_a_loop_leak_nothing() {
     let (own, _) = owner(&agent).await;
     let script =
         "i=0; while :; do i=$((i+1)); echo \"soak line $i: the quick brown fox\"; sleep 0.02; done";
-    let v = own
-        .call(
-            m::SESSION_CREATE,
-            json!({"command": ["/bin/sh", "-c", script], "cwd": "/tmp"}),
-        )
-        .await
-        .expect("session.create");
-    let session = v["id"].as_str().unwrap().to_owned();
+    let session = command_session(&own, &["/bin/sh", "-c", script]).await;
 
     let mut keys = Vec::with_capacity(n);
     for i in 0..n {
