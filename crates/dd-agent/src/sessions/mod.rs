@@ -180,14 +180,10 @@ impl SessionManager {
         let mut lost = 0;
         for s in was_running {
             let Some(h) = hosted.get(s.id()) else {
-                if !s.is_running() {
-                    continue;
+                if s.is_running() {
+                    s.lose();
+                    lost += 1;
                 }
-                *lock(&s.control) = Some(Control {
-                    link: Arc::clone(&link),
-                });
-                s.lose();
-                lost += 1;
                 continue;
             };
             s.trimmed(h.start);

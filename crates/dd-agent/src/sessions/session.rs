@@ -398,20 +398,9 @@ impl Session {
 
     /// The session host went away with this session running: it is lost.
     pub(crate) fn lose(&self) {
-        if lock(&self.control).take().is_none() {
-            return;
+        if self.end(|st| st.status = SessionStatus::Lost) {
+            tracing::warn!(session = %self.fixed.id, "session lost: the session host stopped");
         }
-        let info = {
-            let mut st = lock(&self.state);
-            st.status = SessionStatus::Lost;
-            let end = st.tail.end();
-            st.prompts.clear(end);
-            st.bump_meta();
-            self.info_locked(&st)
-        };
-        tracing::warn!(session = %self.fixed.id, "session lost: the session host stopped");
-        self.persist(&info);
-        self.wake.send_replace(());
     }
 
     /// Marks a session recorded `lost` running again (the host still runs
@@ -460,17 +449,27 @@ impl Session {
     /// Records the end of the process (all output read), persists it and
     /// wakes everyone.
     pub(crate) fn finish(&self, exit_code: Option<i32>) {
-        if lock(&self.control).take().is_none() {
-            return;
-        }
-        let info = {
-            let mut st = lock(&self.state);
+        self.end(|st| {
             st.status = if st.closing {
                 SessionStatus::Closed
             } else {
                 SessionStatus::Exited
             };
             st.exit_code = exit_code;
+        });
+    }
+
+    /// Ends a running session once: drops the host link, lets `set` record
+    /// how it ended, clears any waiting prompt, persists and wakes
+    /// everyone. False if it had already ended.
+    fn end(&self, set: impl FnOnce(&mut State)) -> bool {
+        let info = {
+            let mut st = lock(&self.state);
+            if st.status != SessionStatus::Running {
+                return false;
+            }
+            lock(&self.control).take();
+            set(&mut st);
             let end = st.tail.end();
             st.prompts.clear(end);
             st.bump_meta();
@@ -478,6 +477,7 @@ impl Session {
         };
         self.persist(&info);
         self.wake.send_replace(());
+        true
     }
 
     /// Ends the process group: SIGHUP, then SIGTERM, then SIGKILL, waiting
