@@ -148,6 +148,11 @@ fn loadavg() -> String {
         .to_owned()
 }
 
+/// A numeric environment variable, if set and valid.
+fn env_num(name: &str) -> Option<u64> {
+    std::env::var(name).ok()?.parse().ok()
+}
+
 fn raise_nofile() {
     use rustix::process::{getrlimit, setrlimit, Resource};
     let mut l = getrlimit(Resource::Nofile);
@@ -183,11 +188,20 @@ fn run(a: RunArgs) -> Result<()> {
     };
     let tmp = tempfile::tempdir()?;
     if want("echo") {
-        let (samples, size, runs) = if q {
+        let (mut samples, mut size, mut runs) = if q {
             (300, 64 << 20, 1)
         } else {
             (2000, 256 << 20, 3)
         };
+        // Profiling knobs (not used by scripts/bench.sh): more or fewer
+        // echo samples, another file size, `0` for no throughput runs.
+        if let Some(n) = env_num("DD_BENCH_ECHO_SAMPLES") {
+            samples = n as usize;
+        }
+        if let Some(mib) = env_num("DD_BENCH_THROUGHPUT_MIB") {
+            size = mib << 20;
+            runs = if mib == 0 { 0 } else { runs };
+        }
         let file = tmp.path().join("text");
         echo::write_text_file(&file, size)?;
         r.throughput_file_bytes = size;

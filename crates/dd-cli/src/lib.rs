@@ -8,7 +8,7 @@
 //!   stdin reader thread,
 //! * [`fmt_time`]: RFC 3339 timestamps.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod errors;

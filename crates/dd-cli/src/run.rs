@@ -2,11 +2,13 @@
 
 use crate::errors::{CliError, EXIT_FAILURE};
 
-/// The CLI's tokio runtime (two worker threads). When it cannot start,
-/// prints `error: internal: cannot start the runtime: ...` and exits 1.
+/// The CLI's tokio runtime: one thread. A CLI talks to one agent over one
+/// connection; on one thread a keystroke goes from stdin to the socket, and
+/// an echo from the socket to stdout, without waking another thread (see
+/// docs/benchmarks.md). When it cannot start, prints `error: internal:
+/// cannot start the runtime: ...` and exits 1.
 pub fn runtime() -> tokio::runtime::Runtime {
-    match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

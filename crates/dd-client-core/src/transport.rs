@@ -73,9 +73,13 @@ pub(crate) async fn open_ws(agent_url: &str, bind: Option<IpAddr>) -> Result<Ws,
         .map_err(|e| ClientError::Connect(format!("invalid agent URL {agent_url:?}: {e}")))?;
     let tcp = tcp_connect(&url, bind).await?;
     // Noise messages are at most 64 KiB; refuse anything much bigger early.
+    // tungstenite zeroes `read_buffer_size` bytes before every read (even
+    // one that finds nothing): 16 KiB instead of its default 128 KiB, as
+    // the agent does, keeps that off each keystroke's echo.
     let config = WebSocketConfig::default()
         .max_message_size(Some(1 << 20))
-        .max_frame_size(Some(1 << 20));
+        .max_frame_size(Some(1 << 20))
+        .read_buffer_size(16 << 10);
     let (ws, _resp) =
         tokio_tungstenite::client_async_with_config(ws_url.as_str(), tcp, Some(config))
             .await

@@ -28,6 +28,7 @@ use super::reattach::reattach;
 use crate::errors::CliError;
 use crate::{qr, term};
 use dd_cli::escape::{Action, Escape};
+use dd_cli::term::Stdin;
 
 enum Bg {
     Pair(Result<PairCreated, ClientError>),
@@ -51,12 +52,6 @@ fn out(data: &[u8]) {
     let mut o = std::io::stdout().lock();
     let _ = o.write_all(data);
     let _ = o.flush();
-}
-
-fn stdin_reader() -> mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = mpsc::channel(64);
-    dd_cli::term::spawn_stdin_reader(move |chunk| tx.blocking_send(chunk).is_ok());
-    rx
 }
 
 fn spawn_resize(conn: &Connection, session: &str) {
@@ -148,7 +143,7 @@ async fn reconnect(
     id: &str,
     offset: u64,
     why: &str,
-    stdin: &mut mpsc::Receiver<Vec<u8>>,
+    stdin: &mut Stdin,
     esc: &mut Escape,
 ) -> Result<Option<(Connection, AttachStream)>> {
     out(
@@ -156,7 +151,7 @@ async fn reconnect(
             .as_bytes(),
     );
     let detach = async {
-        while let Some(bytes) = stdin.recv().await {
+        while let Some(bytes) = stdin.read().await {
             if esc
                 .feed(&bytes)
                 .iter()
@@ -180,7 +175,7 @@ async fn attach_loop(ctx: &super::Ctx, mut conn: Connection, id: &str) -> Result
     let conn_ref = &mut conn;
     let mut stream = conn_ref.attach(id, Resume::Screen).await?;
     let mut next_offset = 0u64;
-    let mut stdin = stdin_reader();
+    let mut stdin = Stdin::open();
     let mut winch = signal(SignalKind::window_change())?;
     let (bg_tx, mut bg_rx) = mpsc::unbounded_channel::<Bg>();
     let mut esc = Escape::new(b"dp");
@@ -249,7 +244,7 @@ async fn attach_loop(ctx: &super::Ctx, mut conn: Connection, id: &str) -> Result
                 }
                 None => return Ok(Outcome::Detached),
             },
-            bytes = stdin.recv(), if detach_deadline.is_none() => {
+            bytes = stdin.read(), if detach_deadline.is_none() => {
                 let Some(bytes) = bytes else {
                     // stdin closed: leave the session running.
                     stream.detach().await?;

@@ -1,7 +1,7 @@
 //! `dd-companion attach`: this terminal becomes a view of the session.
 //!
 //! Raw mode for the duration (restored on every exit path by a guard);
-//! stdin is read as bytes on a thread. `Ctrl-]` then `d` detaches, `Ctrl-]`
+//! stdin is read as bytes on the runtime thread (`dd_cli::term::Stdin`). `Ctrl-]` then `d` detaches, `Ctrl-]`
 //! `Ctrl-]` sends a literal `Ctrl-]`. The local terminal size is never sent:
 //! the owner's terminal drives the PTY size.
 
@@ -10,15 +10,10 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use dd_cli::escape::{Action, Escape};
-use dd_cli::term::RawGuard;
+use dd_cli::term::{RawGuard, Stdin};
 use dd_mobile::{Companion, ConnectionState, ResumeFrom};
-use tokio::sync::mpsc;
 
 use crate::listener::{final_error, Forward, Item};
-
-fn stdin_thread(tx: mpsc::UnboundedSender<Vec<u8>>) {
-    dd_cli::term::spawn_stdin_reader(move |chunk| tx.send(chunk).is_ok());
-}
 
 /// Runs the interactive attach; returns the exit code.
 pub async fn run(comp: Arc<Companion>, session_id: String) -> Result<i32> {
@@ -26,10 +21,9 @@ pub async fn run(comp: Arc<Companion>, session_id: String) -> Result<i32> {
     let handle = comp
         .attach(session_id.clone(), ResumeFrom::Screen, listener)
         .await?;
-    let (key_tx, mut keys) = mpsc::unbounded_channel();
     let guard = RawGuard::enable().ok();
     eprint!("[attached to {session_id}; Ctrl-] d detaches]\r\n");
-    stdin_thread(key_tx);
+    let mut keys = Stdin::open();
     let mut stdout = std::io::stdout();
     let mut esc = Escape::new(b"d");
     let mut stdin_open = true;
@@ -58,7 +52,7 @@ pub async fn run(comp: Arc<Companion>, session_id: String) -> Result<i32> {
                     Item::State(_) => {}
                 }
             }
-            chunk = keys.recv(), if stdin_open => {
+            chunk = keys.read(), if stdin_open => {
                 let Some(chunk) = chunk else {
                     stdin_open = false;
                     continue;
