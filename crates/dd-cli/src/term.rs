@@ -103,7 +103,7 @@ async fn read_polled(fd: &AsyncFd<std::fs::File>) -> Option<Vec<u8>> {
     let mut buf = [0u8; 4096];
     loop {
         let mut ready = fd.readable().await.ok()?;
-        match ready.try_io(|f| (&mut &*f.get_ref()).read(&mut buf)) {
+        match ready.try_io(|f| (&mut f.get_ref()).read(&mut buf)) {
             Ok(Ok(0)) => return None,
             Ok(Ok(n)) => return Some(buf[..n].to_vec()),
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
