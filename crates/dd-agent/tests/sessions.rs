@@ -235,6 +235,44 @@ async fn screen_resume_snapshots_at_the_end_offset() {
     assert_eq!(info.status, SessionStatus::Closed);
 }
 
+/// Under a flood the screen skips ahead (it is not fed every byte; see
+/// `sessions/backlog.rs`) but what ends the flood is on it: a snapshot
+/// shows the last lines, the title set at the end is the session's title,
+/// and the stream still carries every byte.
+#[tokio::test]
+async fn after_a_flood_the_screen_and_title_show_its_end() {
+    let (tmp, mgr) = manager().await;
+    let script = "yes 0123456789abcdef | head -c 2000000; \
+                  printf '\\033]0;flood-done\\007'; echo END-OF-FLOOD; sleep 1000";
+    let s = start(&mgr, &tmp, &["sh", "-c", script]).await;
+    let mut sub = s.attach(Resume::Offset { offset: 0 }).unwrap();
+    let out = read_until(&mut sub, "END-OF-FLOOD").await;
+    assert!(out.len() > 2_000_000, "{}", out.len());
+    // Output has stopped: within the catch-up delay the title is set
+    // without anyone asking for the screen.
+    let t = Instant::now();
+    while s.info().title != "flood-done" {
+        assert!(
+            t.elapsed() < LIMIT,
+            "title not updated: {:?}",
+            s.info().title
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let end = s.info().end_offset;
+    let mut scr = s.attach(Resume::Screen).unwrap();
+    match next(&mut scr).await {
+        Some(StreamItem::Snapshot { offset, data, .. }) => {
+            assert_eq!(offset, end);
+            let text = String::from_utf8_lossy(&data);
+            assert!(text.contains("END-OF-FLOOD"), "{text}");
+            assert!(text.contains("0123456789abcdef"), "{text}");
+        }
+        other => panic!("expected a snapshot, got {other:?}"),
+    }
+    mgr.close(s.id()).await.unwrap();
+}
+
 #[tokio::test]
 async fn exit_code_is_recorded_and_exited_comes_last() {
     let (tmp, mgr) = manager().await;

@@ -350,6 +350,7 @@ impl Session {
     pub(crate) fn quiet_tick(&self) {
         let changed = {
             let mut st = lock(&self.state);
+            let fed = self.feed_screen(&mut st);
             let st = &mut *st;
             let title = if st.title.is_empty() {
                 self.fixed.name.as_str()
@@ -364,9 +365,9 @@ impl Session {
                         screen,
                         offset: st.tail.end(),
                     };
-                    st.prompts.on_quiet(&ctx, &self.prompt_settings)
+                    st.prompts.on_quiet(&ctx, &self.prompt_settings) | fed
                 }
-                None => false,
+                None => fed,
             }
         };
         if changed {

@@ -27,6 +27,7 @@
 //! file); sessions the host no longer knows (it died) are marked `lost`,
 //! their transcripts kept.
 
+mod backlog;
 mod detect;
 mod error;
 mod heuristic;
@@ -420,6 +421,7 @@ fn new_state(tail: Tail, rows: u16, cols: u16, status: SessionStatus) -> State {
         closing: false,
         prompts: detect::Prompts::new(),
         first: 0,
+        backlog: backlog::Backlog::default(),
     }
 }
 
@@ -434,6 +436,7 @@ fn new_session(fixed: Fixed, dir: PathBuf, state: State, transcript: fs::File) -
         transcript: Arc::new(transcript),
         control: Mutex::new(None),
         prompt_settings: Arc::default(),
+        screen_kick: Arc::default(),
     }
 }
 

@@ -13,6 +13,7 @@ use dd_proto::host::{HostSignal, ToHost};
 use dd_proto::methods::{Resume, SessionInfo, SessionStatus};
 use tokio::sync::watch;
 
+use super::backlog::Backlog;
 use super::detect::{PromptEvent, PromptSettings, Prompts};
 use super::remote::HostLink;
 use super::screen::Screen;
@@ -50,6 +51,8 @@ pub(crate) struct State {
     pub(crate) tail: Tail,
     /// None for a session loaded from disk until a screen is asked for.
     pub(crate) screen: Option<Screen>,
+    /// Output not yet fed to `screen` (see [`super::backlog`]).
+    pub(crate) backlog: Backlog,
     pub(crate) rows: u16,
     pub(crate) cols: u16,
     pub(crate) title: String,
@@ -98,6 +101,9 @@ pub struct Session {
     pub(crate) transcript: Arc<File>,
     pub(crate) control: Mutex<Option<Control>>,
     pub(crate) prompt_settings: Arc<PromptSettings>,
+    /// Tells the session's timer task that output started waiting for the
+    /// screen (see [`super::backlog`]).
+    pub(crate) screen_kick: Arc<tokio::sync::Notify>,
 }
 
 /// Locks a mutex, ignoring poisoning (state stays consistent: every
@@ -193,6 +199,8 @@ impl Session {
             if (st.rows, st.cols) == (rows, cols) {
                 return Ok(());
             }
+            // Output before the resize is drawn at the old size.
+            self.feed_screen(&mut st);
             st.rows = rows;
             st.cols = cols;
             if let Some(screen) = st.screen.as_mut() {
@@ -217,7 +225,10 @@ impl Session {
             }
         }
         let rx = self.wake.subscribe();
-        let st = lock(&self.state);
+        let mut st = lock(&self.state);
+        if resume == Resume::Screen && self.feed_screen(&mut st) {
+            self.wake.send_replace(());
+        }
         let end = st.tail.end();
         let (next, first) = match resume {
             Resume::Offset { offset } if offset > end => {
@@ -275,7 +286,10 @@ impl Session {
             let st = lock(&self.state);
             Screen::new(st.rows, st.cols)
         });
-        lock(&self.state).screen = Some(screen);
+        let mut st = lock(&self.state);
+        // The rebuild read the transcript, which holds what waited.
+        st.backlog = Backlog::default();
+        st.screen = Some(screen);
     }
 
     /// Rebuilds the screen of a session loaded from disk from the end of
@@ -330,40 +344,88 @@ impl Session {
         Ok(buf)
     }
 
-    /// Publishes output already appended to the transcript file: feeds the
-    /// screen and the tail under one lock, then wakes subscribers.
+    /// Publishes output already appended to the transcript file: adds it to
+    /// the tail and wakes subscribers; the screen gets it now or, under
+    /// sustained output, later (see [`super::backlog`]).
     pub(crate) fn publish(&self, data: Bytes) {
-        {
+        let kick = {
             let mut st = lock(&self.state);
-            let (title_changed, signals) = match st.screen.as_mut() {
-                Some(screen) => (
-                    screen.process(&data).then(|| screen.title().to_owned()),
-                    screen.take_signals(),
-                ),
-                None => (None, Vec::new()),
-            };
-            st.tail.push(data);
-            if let Some(title) = title_changed {
-                st.title = title;
-                st.bump_meta();
-            }
-            let st = &mut *st;
-            if let Some(screen) = st.screen.as_ref() {
-                let title = if st.title.is_empty() {
-                    &self.fixed.name
+            st.tail.push(data.clone());
+            if st.screen.is_some() {
+                let was_empty = st.backlog.is_empty();
+                if st.backlog.push(data, std::time::Instant::now()) {
+                    self.feed_screen(&mut st);
+                    false
                 } else {
-                    &st.title
-                };
-                let ctx = super::detect::Ctx {
-                    session: &self.fixed.id,
-                    title,
-                    screen,
-                    offset: st.tail.end(),
-                };
-                st.prompts.on_output(&ctx, signals, &self.prompt_settings);
+                    was_empty
+                }
+            } else {
+                false
             }
-        }
+        };
         self.wake.send_replace(());
+        if kick {
+            self.screen_kick.notify_one();
+        }
+    }
+
+    /// Feeds the output waiting in the backlog to the screen: title,
+    /// notification signals and prompt detection follow. True if there
+    /// was any (the caller wakes subscribers).
+    pub(crate) fn feed_screen(&self, st: &mut State) -> bool {
+        if st.backlog.is_empty() {
+            return false;
+        }
+        let pending = st.backlog.take();
+        let (rows, cols) = (st.rows, st.cols);
+        let Some(screen) = st.screen.as_mut() else {
+            return false;
+        };
+        if pending.rebuild {
+            *screen = Screen::new(rows, cols);
+        }
+        let mut title_changed = false;
+        for chunk in &pending.chunks {
+            title_changed |= screen.process(chunk);
+        }
+        let title = title_changed.then(|| screen.title().to_owned());
+        let signals = screen.take_signals();
+        if let Some(title) = title {
+            st.title = title;
+            st.bump_meta();
+        }
+        if let Some(screen) = st.screen.as_ref() {
+            let title = if st.title.is_empty() {
+                &self.fixed.name
+            } else {
+                &st.title
+            };
+            let ctx = super::detect::Ctx {
+                session: &self.fixed.id,
+                title,
+                screen,
+                offset: st.tail.end(),
+            };
+            st.prompts.on_output(&ctx, signals, &self.prompt_settings);
+        }
+        true
+    }
+
+    /// Brings the screen up to date with all output (see
+    /// [`super::backlog`]).
+    pub(crate) fn catch_up_screen(&self) {
+        let fed = self.feed_screen(&mut lock(&self.state));
+        if fed {
+            self.wake.send_replace(());
+        }
+    }
+
+    /// When output waiting for the screen is due to be fed.
+    fn screen_due(&self) -> Option<tokio::time::Instant> {
+        lock(&self.state)
+            .backlog
+            .due()
+            .map(tokio::time::Instant::from_std)
     }
 
     /// Takes output the host reports at `offset`: bytes already seen are
@@ -417,30 +479,41 @@ impl Session {
     pub(crate) fn start_quiet_timer(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
         let mut rx = self.wake.subscribe();
+        let kick = Arc::clone(&self.screen_kick);
         tokio::spawn(async move {
             loop {
                 rx.borrow_and_update();
-                let at = match weak.upgrade() {
-                    Some(s) if s.is_running() => s.quiet_deadline(),
+                let (quiet, due) = match weak.upgrade() {
+                    Some(s) if s.is_running() => (s.quiet_deadline(), s.screen_due()),
                     _ => return,
                 };
-                match at {
-                    // Sleep to the deadline, then look again: output in
-                    // the meantime only moved it later, so this task is not
-                    // woken for every chunk (one task less per echo).
-                    Some(at) if at > tokio::time::Instant::now() => {
-                        tokio::time::sleep_until(at).await;
+                let now = tokio::time::Instant::now();
+                if due.is_some_and(|d| d <= now) {
+                    if let Some(s) = weak.upgrade() {
+                        s.catch_up_screen();
                     }
-                    Some(_) => {
-                        if let Some(s) = weak.upgrade() {
-                            s.quiet_tick();
-                        }
+                    continue;
+                }
+                if quiet.is_some_and(|q| q <= now) {
+                    if let Some(s) = weak.upgrade() {
+                        s.quiet_tick();
                     }
-                    None => {
-                        if rx.changed().await.is_err() {
-                            return;
-                        }
-                    }
+                    // The tick moved the deadline on (or cleared it).
+                    continue;
+                }
+                // Sleep to the earlier deadline, then look again: output in
+                // the meantime only moved the quiet deadline later, so this
+                // task is not woken for every chunk (one task less per
+                // echo); output that starts waiting for the screen kicks it.
+                match quiet.into_iter().chain(due).min() {
+                    Some(at) => tokio::select! {
+                        _ = tokio::time::sleep_until(at) => {}
+                        _ = kick.notified() => {}
+                    },
+                    None => tokio::select! {
+                        r = rx.changed() => if r.is_err() { return },
+                        _ = kick.notified() => {}
+                    },
                 }
             }
         });
