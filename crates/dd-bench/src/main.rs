@@ -193,7 +193,8 @@ fn run(a: RunArgs) -> Result<()> {
         } else {
             (2000, 256 << 20, 3)
         };
-        // Profiling knobs (not used by scripts/bench.sh): more or fewer
+        // Profiling knobs (not used by scripts/bench.sh; see also
+        // DD_BENCH_REDEEMS below): more or fewer
         // echo samples, another file size, `0` for no throughput runs.
         if let Some(n) = env_num("DD_BENCH_ECHO_SAMPLES") {
             samples = n as usize;
@@ -260,7 +261,11 @@ fn run(a: RunArgs) -> Result<()> {
         eprintln!("[4] pairing");
         let agent = Agent::start(&bins)?;
         let owner = rt.block_on(agent.owner())?;
-        let (n, bulk) = if q { (50, 300) } else { (300, 2000) };
+        let (n, mut bulk) = if q { (50, 300) } else { (300, 2000) };
+        // Profiling knob: how many concurrent redemptions to time.
+        if let Some(b) = env_num("DD_BENCH_REDEEMS") {
+            bulk = b as usize;
+        }
         r.pairing = Some(rt.block_on(pairing::pairing(&owner, n, bulk))?);
     }
     if want("latejoin") {

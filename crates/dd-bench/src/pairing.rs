@@ -62,6 +62,7 @@ pub async fn pairing(owner: &Connection, samples: usize, bulk: usize) -> Result<
         );
     }
     let queue = Arc::new(Mutex::new(links));
+    eprintln!("  redeeming {bulk} links, 32 at a time");
     let t0 = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..32 {

@@ -3,6 +3,7 @@
 use dd_proto::methods::{AuditQuery, AuditRecord};
 use rusqlite::params;
 
+use super::Cached;
 use super::{Store, StoreError};
 
 /// Records returned when the query names no limit.
@@ -23,7 +24,7 @@ pub(super) fn insert(
     detail: &str,
     now: i64,
 ) -> rusqlite::Result<usize> {
-    conn.execute(
+    conn.exec(
         "INSERT INTO audit (at, action, actor, session_id, detail)
          VALUES (?1, ?2, ?3, ?4, ?5)",
         params![

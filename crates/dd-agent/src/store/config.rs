@@ -5,6 +5,7 @@ use dd_proto::methods::{
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::Cached;
 use super::{Store, StoreError};
 
 /// The longest lifetime anything may have: ten years, in seconds.
@@ -36,7 +37,7 @@ pub fn default_config() -> AgentConfig {
 
 fn get(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
     Ok(conn
-        .query_row(
+        .q_row(
             "SELECT value FROM config WHERE key = ?1",
             params![key],
             |r| r.get(0),
@@ -54,7 +55,7 @@ fn get_u64(conn: &Connection, key: &str, default: u64) -> Result<u64, StoreError
 }
 
 fn put(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
-    conn.execute(
+    conn.exec(
         "INSERT INTO config (key, value) VALUES (?1, ?2)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         params![key, value],
@@ -183,7 +184,7 @@ impl Store {
                     put(tx, LINK_BASE, b)?;
                 }
                 None => {
-                    tx.execute("DELETE FROM config WHERE key = ?1", params![LINK_BASE])?;
+                    tx.exec("DELETE FROM config WHERE key = ?1", params![LINK_BASE])?;
                 }
             }
             read(tx)

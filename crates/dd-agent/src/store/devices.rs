@@ -4,6 +4,7 @@ use dd_proto::keys::encode_key;
 use dd_proto::methods::DeviceInfo;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::Cached;
 use super::{key_from_blob, Store, StoreError};
 
 const COLUMNS: &str = "id, label, key, created_at, last_seen, revoked_at";
@@ -33,7 +34,7 @@ fn finish((mut info, key): (DeviceInfo, Vec<u8>)) -> Result<DeviceInfo, StoreErr
 /// recently revoked one.
 pub(super) fn by_key(conn: &Connection, key: &[u8; 32]) -> Result<Option<DeviceInfo>, StoreError> {
     let row = conn
-        .query_row(
+        .q_row(
             &format!(
                 "SELECT {COLUMNS} FROM devices WHERE key = ?1
                  ORDER BY revoked_at IS NOT NULL, revoked_at DESC, created_at DESC LIMIT 1"
@@ -48,7 +49,7 @@ pub(super) fn by_key(conn: &Connection, key: &[u8; 32]) -> Result<Option<DeviceI
 /// The device with id `id`.
 pub(super) fn by_id(conn: &Connection, id: &str) -> Result<Option<DeviceInfo>, StoreError> {
     let row = conn
-        .query_row(
+        .q_row(
             &format!("SELECT {COLUMNS} FROM devices WHERE id = ?1"),
             params![id],
             device_from_row,
@@ -79,7 +80,7 @@ impl Store {
     pub fn revoke_device(&self, id: &str, now: i64) -> Result<(), StoreError> {
         self.write_tx(|tx| {
             let exists: Option<Option<i64>> = tx
-                .query_row(
+                .q_row(
                     "SELECT revoked_at FROM devices WHERE id = ?1",
                     params![id],
                     |r| r.get(0),
@@ -89,7 +90,7 @@ impl Store {
                 None => Err(StoreError::NotFound(format!("device {id}"))),
                 Some(Some(_)) => Ok(()),
                 Some(None) => {
-                    tx.execute(
+                    tx.exec(
                         "UPDATE devices SET revoked_at = ?2 WHERE id = ?1",
                         params![id, now],
                     )?;
@@ -101,7 +102,7 @@ impl Store {
 
     /// Records that a device connected or made a request.
     pub fn touch_device(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.conn().exec(
             "UPDATE devices SET last_seen = ?2 WHERE id = ?1",
             params![id, now],
         )?;

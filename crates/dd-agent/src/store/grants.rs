@@ -3,6 +3,7 @@
 use dd_proto::methods::{GrantInfo, Op};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::Cached;
 use super::{key_from_blob, Store, StoreError};
 
 /// What a grant allows: everything a companion may do on its session, less
@@ -39,7 +40,7 @@ pub(super) fn grant_from_row(row: &Row<'_>) -> rusqlite::Result<GrantInfo> {
 /// The grant with id `id`.
 pub(super) fn by_id(conn: &Connection, id: &str) -> Result<Option<GrantInfo>, StoreError> {
     Ok(conn
-        .query_row(
+        .q_row(
             &format!("SELECT {COLUMNS} FROM grants WHERE id = ?1"),
             params![id],
             grant_from_row,
@@ -52,7 +53,8 @@ fn query(
     filter: &str,
     arg: &dyn rusqlite::ToSql,
 ) -> Result<Vec<GrantInfo>, StoreError> {
-    let mut stmt = conn.prepare(&format!(
+    // `filter` is one of two fixed texts: both stay in the statement cache.
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM grants WHERE {filter} ORDER BY created_at, id"
     ))?;
     let rows = stmt.query_map([arg], grant_from_row)?;
@@ -75,7 +77,7 @@ impl Store {
     pub fn grant_key(&self, id: &str) -> Result<Option<[u8; 32]>, StoreError> {
         let blob: Option<Vec<u8>> = self
             .conn()
-            .query_row("SELECT key FROM grants WHERE id = ?1", params![id], |r| {
+            .q_row("SELECT key FROM grants WHERE id = ?1", params![id], |r| {
                 r.get(0)
             })
             .optional()?;
@@ -99,7 +101,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         self.write_tx(|tx| {
             let found: Option<Option<i64>> = tx
-                .query_row(
+                .q_row(
                     "SELECT revoked_at FROM grants WHERE id = ?1 AND session_id = ?2",
                     params![grant_id, session_id],
                     |r| r.get(0),
@@ -111,7 +113,7 @@ impl Store {
                 ))),
                 Some(Some(_)) => Ok(false),
                 Some(None) => {
-                    tx.execute(
+                    tx.exec(
                         "UPDATE grants SET revoked_at = ?2 WHERE id = ?1",
                         params![grant_id, now],
                     )?;
@@ -140,12 +142,12 @@ impl Store {
                 rows.collect::<Result<_, _>>()?
             };
             for id in &ids {
-                tx.execute(
+                tx.exec(
                     "UPDATE grants SET revoked_at = ?2 WHERE id = ?1",
                     params![id, now],
                 )?;
             }
-            tx.execute(
+            tx.exec(
                 "UPDATE pair_tokens SET cancelled_at = ?2
                  WHERE session_id = ?1 AND used_at IS NULL AND cancelled_at IS NULL
                    AND expires_at > ?2",
@@ -157,7 +159,7 @@ impl Store {
 
     /// Records activity on a grant (one indexed update).
     pub fn touch_grant(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.conn().exec(
             "UPDATE grants SET last_seen = ?2 WHERE id = ?1",
             params![id, now],
         )?;

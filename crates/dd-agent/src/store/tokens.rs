@@ -10,6 +10,7 @@ use dd_proto::methods::{DeviceInfo, GrantInfo, PairStatus};
 use rusqlite::{params, OptionalExtension};
 use zeroize::Zeroizing;
 
+use super::Cached;
 use super::{
     clean_label, devices, expiry, grants, new_secret, token_hash, Store, StoreError, TokenKind,
     MAX_SECRET_LEN,
@@ -87,7 +88,7 @@ impl Store {
         let id = new_id("t");
         let secret = new_secret();
         let hash = token_hash(TokenKind::Enroll, &secret);
-        self.conn().execute(
+        self.conn().exec(
             "INSERT INTO enroll_tokens (id, hash, label, created_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
@@ -118,7 +119,7 @@ impl Store {
         let hash = lookup_hash(TokenKind::Enroll, secret)?;
         self.write_tx(|tx| {
             let token = tx
-                .query_row(
+                .q_row(
                     "SELECT id, expires_at, used_at FROM enroll_tokens WHERE hash = ?1",
                     params![hash.as_slice()],
                     |r| {
@@ -137,14 +138,14 @@ impl Store {
                 Some(d) if d.revoked_at.is_none() => d.id,
                 _ => {
                     let id = new_id("d");
-                    tx.execute(
+                    tx.exec(
                         "INSERT INTO devices (id, label, key, created_at) VALUES (?1, ?2, ?3, ?4)",
                         params![id, clean_label(label, "device"), device_key.as_slice(), now],
                     )?;
                     id
                 }
             };
-            tx.execute(
+            tx.exec(
                 "UPDATE enroll_tokens SET used_at = ?2, device_id = ?3 WHERE id = ?1",
                 params![token.id, now, device_id],
             )?;
@@ -161,7 +162,7 @@ impl Store {
         let secret = new_secret();
         let hash = token_hash(TokenKind::Pair, &secret);
         let label = p.label.as_deref().map(|l| clean_label(l, "pairing"));
-        self.conn().execute(
+        self.conn().exec(
             "INSERT INTO pair_tokens (id, hash, session_id, read_only, grant_ttl_secs, label,
                                       created_by, created_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -237,7 +238,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.write_tx(|tx| {
             let (used_at, cancelled_at) = tx
-                .query_row(
+                .q_row(
                     "SELECT used_at, cancelled_at FROM pair_tokens
                      WHERE id = ?1 AND session_id = ?2",
                     params![token_id, session_id],
@@ -251,7 +252,7 @@ impl Store {
                 return Err(StoreError::TokenUsed);
             }
             if cancelled_at.is_none() {
-                tx.execute(
+                tx.exec(
                     "UPDATE pair_tokens SET cancelled_at = ?2 WHERE id = ?1",
                     params![token_id, now],
                 )?;
@@ -270,7 +271,7 @@ impl Store {
     ) -> Result<PairStatus, StoreError> {
         let conn = self.conn();
         let (expires_at, used_at, cancelled_at, grant_id) = conn
-            .query_row(
+            .q_row(
                 "SELECT expires_at, used_at, cancelled_at, grant_id FROM pair_tokens
                  WHERE id = ?1 AND session_id = ?2",
                 params![token_id, session_id],
@@ -316,7 +317,7 @@ fn redeem_pair(
     now: i64,
 ) -> Result<GrantInfo, StoreError> {
     let (token, session_id, read_only, grant_ttl) = tx
-        .query_row(
+        .q_row(
             "SELECT id, expires_at, used_at, cancelled_at, session_id, read_only,
                         grant_ttl_secs
                  FROM pair_tokens WHERE hash = ?1",
@@ -339,7 +340,7 @@ fn redeem_pair(
         .ok_or(StoreError::TokenInvalid)?;
     check(&token, now)?;
     let grant_id = new_id("g");
-    tx.execute(
+    tx.exec(
         "INSERT INTO grants (id, session_id, key, label, read_only, created_at,
                                  expires_at, token_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -354,7 +355,7 @@ fn redeem_pair(
             token.id
         ],
     )?;
-    tx.execute(
+    tx.exec(
         "UPDATE pair_tokens SET used_at = ?2, grant_id = ?3 WHERE id = ?1",
         params![token.id, now, grant_id],
     )?;
