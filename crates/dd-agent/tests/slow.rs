@@ -120,7 +120,8 @@ async fn a_phone_that_stops_reading_is_dropped_and_resumes_without_loss() {
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "no too_slow audit record"
+            "no too_slow audit record for {session}: {:?}",
+            own.call(m::AUDIT_LIST, json!({"limit": 20})).await
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };

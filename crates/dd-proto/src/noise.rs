@@ -238,6 +238,9 @@ impl Transport {
     }
 }
 
+/// Largest plaintext buffer a [`Sealer`] keeps between messages.
+const SCRATCH_KEEP: usize = 16 * 1024;
+
 /// The sending half: encrypts messages into Noise transport messages.
 pub struct Sealer {
     state: Arc<StatelessTransportState>,
@@ -284,7 +287,11 @@ impl Sealer {
         plain.extend_from_slice(&offset.to_be_bytes());
         plain.extend_from_slice(data);
         let sealed = self.seal_fragment(&plain);
-        self.scratch = plain;
+        // Keep a small buffer only: one per connection adds up over many
+        // connections, and a big one is cheap to allocate when needed.
+        if plain.capacity() <= SCRATCH_KEEP {
+            self.scratch = plain;
+        }
         Ok(vec![sealed?])
     }
 

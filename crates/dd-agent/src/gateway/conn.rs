@@ -51,6 +51,9 @@ pub(crate) struct Conn {
     /// waiting on a peer that does not read.
     pub(crate) revoked: tokio::sync::watch::Receiver<bool>,
     pub(crate) streams: Mutex<HashMap<u64, JoinHandle<()>>>,
+    /// The session of the most recent stream opened on this connection:
+    /// a `too_slow` record names it even when the streams ended first.
+    pub(crate) last_session: Mutex<Option<String>>,
     /// When "last seen" was last written for this connection's principal.
     pub(crate) last_touch: std::sync::atomic::AtomicI64,
 }
@@ -261,6 +264,7 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
         too_slow,
         revoked: revoked.clone(),
         streams: Mutex::new(HashMap::new()),
+        last_session: Mutex::new(None),
         last_touch: std::sync::atomic::AtomicI64::new(0),
     });
     tracing::debug!(%peer, conn = id, "connected");

@@ -45,6 +45,7 @@ pub(crate) fn spawn(conn: &Arc<Conn>, start: StreamStart) {
         stop_tx,
     );
     let stream = start.stream;
+    *conn.last_session.lock().unwrap_or_else(|e| e.into_inner()) = Some(start.session.clone());
     let handle = tokio::spawn(run(conn.clone(), start, stop_rx));
     conn.streams
         .lock()

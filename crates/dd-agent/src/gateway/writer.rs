@@ -178,7 +178,14 @@ pub(crate) fn audit_too_slow(conn: &Conn) {
         .iter()
         .filter_map(|s| conn.agent.live.stream_session(conn.id, *s))
         .collect();
-    let session = sessions.first().map(String::as_str);
+    // The streams may have ended (cut as too slow) before this runs: then
+    // the session of the last stream opened.
+    let last = conn
+        .last_session
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let session = sessions.first().or(last.as_ref()).map(String::as_str);
     // A companion is named by its grant on that session, as elsewhere.
     let actor = match conn.principal() {
         Ok(Principal::Companion { grants, .. }) => grants

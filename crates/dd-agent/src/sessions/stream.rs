@@ -3,7 +3,9 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use std::collections::VecDeque;
+
+use bytes::Bytes;
 use dd_proto::methods::{InputNeeded, SessionInfo};
 use tokio::sync::watch;
 
@@ -67,6 +69,10 @@ pub struct Subscription {
     next: u64,
     seen: (u64, u64),
     first: Option<StreamItem>,
+    /// Tail chunks read but not yet delivered (starting at `next`): each
+    /// is delivered as it is, shared with the tail, instead of being
+    /// copied into one buffer per subscriber.
+    queued: VecDeque<Bytes>,
     done: bool,
     events_only: bool,
 }
@@ -86,6 +92,7 @@ impl Subscription {
             next,
             seen,
             first,
+            queued: VecDeque::new(),
             done: false,
             events_only,
         }
@@ -108,6 +115,9 @@ impl Subscription {
         if let Some(first) = self.first.take() {
             return Some(first);
         }
+        if let Some(chunk) = self.queued.pop_front() {
+            return Some(self.output(chunk));
+        }
         loop {
             if self.done {
                 return None;
@@ -128,7 +138,17 @@ impl Subscription {
                 Step::Prompt(PromptEvent::Cleared(seq)) => {
                     return Some(StreamItem::InputCleared(seq))
                 }
-                Step::Memory(chunks) => return Some(self.output(join(chunks))),
+                Step::Memory(chunks) => {
+                    // Never empty (`step` only reads what is there).
+                    let mut chunks = VecDeque::from(chunks);
+                    if let Some(chunk) = chunks.pop_front() {
+                        self.queued = chunks;
+                        return Some(self.output(chunk));
+                    }
+                    if self.rx.changed().await.is_err() {
+                        self.done = true;
+                    }
+                }
                 Step::Dropped(to) => {
                     let from = self.next;
                     self.next = to;
@@ -179,16 +199,4 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         self.session.clients.fetch_sub(1, Ordering::Relaxed);
     }
-}
-
-/// One buffer from contiguous slices (no copy for a single slice).
-fn join(mut chunks: Vec<Bytes>) -> Bytes {
-    if chunks.len() == 1 {
-        return chunks.pop().unwrap_or_default();
-    }
-    let mut out = BytesMut::with_capacity(chunks.iter().map(Bytes::len).sum());
-    for c in &chunks {
-        out.extend_from_slice(c);
-    }
-    out.freeze()
 }

@@ -284,3 +284,22 @@ fn error_codes() {
     assert_eq!(StoreError::NotFound("x".into()).code(), C::NotFound);
     assert_eq!(StoreError::BadRequest("x".into()).code(), C::BadRequest);
 }
+
+/// Reads through cached statements leave no read transaction open: a
+/// write made after them (on the writer connection) is seen by the next
+/// read.
+#[test]
+fn cached_reads_see_later_writes() {
+    let (_d, s) = store();
+    enroll(&s, &LAPTOP, NOW);
+    for i in 0..3 {
+        assert!(s.device_by_key(&LAPTOP).unwrap().is_some());
+        assert!(s.grants_for_key(&PHONE).unwrap().is_empty());
+        s.audit("too_slow", "grant:g", Some("s_1"), "x", NOW + i);
+        let q = AuditQuery {
+            session: Some("s_1".into()),
+            limit: None,
+        };
+        assert_eq!(s.list_audit(&q).unwrap().len(), i as usize + 1);
+    }
+}
