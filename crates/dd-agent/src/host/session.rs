@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use dd_proto::host::{encode_output, FromHost, HostSession};
+use futures_util::FutureExt;
 use pty_process::{OwnedReadPty, OwnedWritePty};
 use rustix::process::Pid;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -327,6 +328,23 @@ async fn read_loop(
             // EOF, or EIO: every slave handle is closed.
             Ok(0) | Err(_) => break,
             Ok(_) => {
+                // Take what else is readable right now (a PTY read returns
+                // at most 4 KiB): under a flood the transcript append, the
+                // frame and every client's message then carry up to 64 KiB
+                // instead of 4 KiB; a keystroke's echo costs nothing more
+                // (the read that finds nothing is the one that re-arms
+                // readiness anyway).
+                let mut ended = false;
+                while buf.len() < READ_BUF {
+                    match read.read_buf(&mut buf).now_or_never() {
+                        Some(Ok(0)) | Some(Err(_)) => {
+                            ended = true;
+                            break;
+                        }
+                        Some(Ok(_)) => {}
+                        None => break,
+                    }
+                }
                 let data = buf.split().freeze();
                 // The file gets the bytes before anyone learns they exist.
                 if let Err(e) = (&*session.transcript).write_all(&data) {
@@ -353,6 +371,9 @@ async fn read_loop(
                         start,
                     })
                     .await;
+                }
+                if ended {
+                    break;
                 }
             }
         }
