@@ -4,8 +4,8 @@
 //!   1 failure, 2 usage, 3 not authorized) and how it is printed,
 //! * [`run`]: the tokio runtime and the top-level exit path,
 //! * [`escape`]: the `Ctrl-]` escape-key parser of interactive attach,
-//! * [`term`]: raw mode that is always undone, the terminal size, and a
-//!   stdin reader thread,
+//! * [`term`]: raw mode that is always undone, the terminal size, and
+//!   stdin as an async source of bytes ([`term::Stdin`]),
 //! * [`fmt_time`]: RFC 3339 timestamps.
 
 #![deny(unsafe_code)]

@@ -1,9 +1,10 @@
 //! `dd-companion attach`: this terminal becomes a view of the session.
 //!
 //! Raw mode for the duration (restored on every exit path by a guard);
-//! stdin is read as bytes on the runtime thread (`dd_cli::term::Stdin`). `Ctrl-]` then `d` detaches, `Ctrl-]`
-//! `Ctrl-]` sends a literal `Ctrl-]`. The local terminal size is never sent:
-//! the owner's terminal drives the PTY size.
+//! stdin is read as bytes on the runtime thread (`dd_cli::term::Stdin`).
+//! `Ctrl-]` then `d` detaches, `Ctrl-]` `Ctrl-]` sends a literal `Ctrl-]`.
+//! The local terminal size is never sent: the owner's terminal drives the
+//! PTY size.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -26,7 +27,6 @@ pub async fn run(comp: Arc<Companion>, session_id: String) -> Result<i32> {
     let mut keys = Stdin::open();
     let mut stdout = std::io::stdout();
     let mut esc = Escape::new(b"d");
-    let mut stdin_open = true;
     let outcome: Result<i32> = loop {
         tokio::select! {
             item = rx.recv() => {
@@ -52,11 +52,10 @@ pub async fn run(comp: Arc<Companion>, session_id: String) -> Result<i32> {
                     Item::State(_) => {}
                 }
             }
-            chunk = keys.read(), if stdin_open => {
-                let Some(chunk) = chunk else {
-                    stdin_open = false;
-                    continue;
-                };
+            chunk = keys.read() => {
+                // At the end of stdin the view stays; `read` then never
+                // returns again.
+                let Some(chunk) = chunk else { continue };
                 let mut detach = false;
                 for action in esc.feed(&chunk) {
                     match action {
