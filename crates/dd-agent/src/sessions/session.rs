@@ -394,20 +394,22 @@ impl Session {
             st.title = title;
             st.bump_meta();
         }
-        if let Some(screen) = st.screen.as_ref() {
-            let title = if st.title.is_empty() {
-                &self.fixed.name
-            } else {
-                &st.title
-            };
-            let ctx = super::detect::Ctx {
-                session: &self.fixed.id,
-                title,
-                screen,
-                offset: st.tail.end(),
-            };
-            st.prompts.on_output(&ctx, signals, &self.prompt_settings);
-        }
+        // Borrowed again (the title update needed `st`); still there.
+        let Some(screen) = st.screen.as_ref() else {
+            return true;
+        };
+        let title = if st.title.is_empty() {
+            &self.fixed.name
+        } else {
+            &st.title
+        };
+        let ctx = super::detect::Ctx {
+            session: &self.fixed.id,
+            title,
+            screen,
+            offset: st.tail.end(),
+        };
+        st.prompts.on_output(&ctx, signals, &self.prompt_settings);
         true
     }
 
