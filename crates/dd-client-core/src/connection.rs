@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::error::ClientError;
 use crate::pump;
 use crate::stream::{AttachStream, StreamItem};
+use crate::tls::TlsOptions;
 use crate::transport;
 
 /// Tunables of [`connect_with`]. [`Default`] gives the values [`connect`] uses.
@@ -34,6 +35,9 @@ pub struct ConnectOptions {
     pub stream_stall: Duration,
     /// Local address to connect from (None: let the OS choose).
     pub bind_addr: Option<std::net::IpAddr>,
+    /// Certificates trusted for `https://`/`wss://` agents (system store
+    /// by default).
+    pub tls: TlsOptions,
 }
 
 impl Default for ConnectOptions {
@@ -44,6 +48,7 @@ impl Default for ConnectOptions {
             stream_queue: 256,
             stream_stall: Duration::from_secs(10),
             bind_addr: None,
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -102,14 +107,18 @@ pub async fn connect_with(
     client_name: &str,
     opts: ConnectOptions,
 ) -> Result<(Connection, Welcome), ClientError> {
-    let (ws, transport, welcome) = transport::open(
+    let target = transport::Target {
         agent_url,
+        bind: opts.bind_addr,
+        tls: &opts.tls,
+    };
+    let (ws, transport, welcome) = transport::open(
+        target,
         agent_key,
         key,
         client_name,
         opts.connect_timeout,
         opts.handshake_timeout,
-        opts.bind_addr,
     )
     .await?;
     let (sealer, opener) = transport.split();

@@ -25,12 +25,14 @@ mod error;
 pub mod prompt;
 mod pump;
 mod stream;
+mod tls;
 mod transport;
 pub mod until;
 
 pub use connection::{connect, connect_with, ConnectOptions, Connection};
-pub use error::ClientError;
+pub use error::{ClientError, TlsError};
 pub use stream::{AttachStream, StreamItem};
+pub use tls::TlsOptions;
 
 /// Re-exported so callers need not depend on dd-proto for the basics.
 pub use dd_proto;

@@ -24,6 +24,11 @@ pub struct Cli {
     /// {"error": code, "message": ...} on stdout.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Also trust the CA certificates in this PEM file for https:// agents
+    /// (a private CA in front of the agent). The agent's pinned key stays
+    /// what this client trusts; TLS only carries the connection.
+    #[arg(long, global = true, env = "DD_CA_FILE", value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,

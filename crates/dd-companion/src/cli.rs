@@ -16,6 +16,11 @@ pub struct Cli {
     /// Print results and errors as JSON.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Also trust the CA certificates in this PEM file for https:// agents
+    /// (a private CA in front of the agent). The key pinned from the
+    /// pairing link stays what this device trusts.
+    #[arg(long, global = true, env = "DD_CA_FILE", value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,

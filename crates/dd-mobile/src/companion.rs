@@ -33,6 +33,8 @@ pub(crate) fn now_secs() -> i64 {
 pub struct Companion {
     store: Arc<dyn SecureStore>,
     last_seen: LastSeen,
+    /// Connection settings every dial uses (TLS trust, keepalive).
+    net: Mutex<dd_client_core::ConnectOptions>,
 }
 
 impl std::fmt::Debug for Companion {
@@ -63,6 +65,21 @@ impl Companion {
         credential::load(&self.store, session_id)
     }
 
+    /// The dialer of a stored credential, with this companion's settings.
+    fn dialer(&self, stored: &StoredCredential) -> Result<Dialer, MobileError> {
+        Dialer::of(stored, self.connect_options())
+    }
+
+    /// The connection settings every dial uses.
+    pub fn connect_options(&self) -> dd_client_core::ConnectOptions {
+        crate::attach::lock(&self.net).clone()
+    }
+
+    /// Replaces the connection settings (Rust hosts: `dd-companion`).
+    pub fn set_connect_options(&self, opts: dd_client_core::ConnectOptions) {
+        *crate::attach::lock(&self.net) = opts;
+    }
+
     /// A connection to the session's agent as its stored credential, for
     /// Rust hosts (`dd-companion`) that drive the protocol directly (e.g.
     /// `Connection::events`). Not exported over the FFI.
@@ -71,12 +88,12 @@ impl Companion {
         session_id: &str,
     ) -> Result<dd_client_core::Connection, MobileError> {
         let stored = self.load(session_id)?;
-        Ok(Dialer::of(&stored)?.connect().await?)
+        Ok(self.dialer(&stored)?.connect().await?)
     }
 
     /// Best effort: revokes the grant of `stored` on its agent.
-    async fn revoke_own(stored: &StoredCredential) -> Result<(), MobileError> {
-        let dialer = Dialer::of(stored)?;
+    async fn revoke_own(&self, stored: &StoredCredential) -> Result<(), MobileError> {
+        let dialer = self.dialer(stored)?;
         let params = serde_json::to_value(GrantRevoke {
             session: stored.credential.session_id.clone(),
             grant_id: Some(stored.credential.grant_id.clone()),
@@ -101,7 +118,21 @@ impl Companion {
         Arc::new(Companion {
             store,
             last_seen: Arc::new(Mutex::new(HashMap::new())),
+            net: Mutex::new(dd_client_core::ConnectOptions::default()),
         })
+    }
+
+    /// Also trusts the CA certificates in `pem` (PEM `CERTIFICATE` blocks)
+    /// for `https://` agents, e.g. a home server's private CA; `None` goes
+    /// back to the system trust store alone. The pinned agent key stays
+    /// what the phone trusts: TLS only has to get the bytes through.
+    pub fn set_trusted_ca(&self, pem: Option<String>) -> Result<(), MobileError> {
+        let tls = match pem {
+            Some(p) => dd_client_core::TlsOptions::with_ca_pem(p.as_bytes())?,
+            None => dd_client_core::TlsOptions::default(),
+        };
+        crate::attach::lock(&self.net).tls = tls;
+        Ok(())
     }
 
     /// Redeems a pairing link: makes a fresh key for this grant, connects
@@ -115,6 +146,7 @@ impl Companion {
             agent_url: link.agent_url.clone(),
             agent_key: link.agent_key,
             key,
+            opts: self.connect_options(),
         };
         let conn = dialer.connect().await?;
         // The token travels only inside the Noise channel; the link (and
@@ -159,7 +191,7 @@ impl Companion {
         if let Some(old) = previous {
             if old.credential.grant_id != credential.grant_id {
                 // The replaced grant is of no use to anyone: end it.
-                let _ = Self::revoke_own(&old).await;
+                let _ = self.revoke_own(&old).await;
             }
         }
         Ok(credential)
@@ -186,7 +218,7 @@ impl Companion {
     /// already revoked is fine) and deletes the credential.
     pub async fn forget(&self, session_id: String) -> Result<(), MobileError> {
         let stored = self.load(&session_id)?;
-        if let Err(e) = Self::revoke_own(&stored).await {
+        if let Err(e) = self.revoke_own(&stored).await {
             tracing::info!(%session_id, %e, "could not revoke the grant; deleting anyway");
         }
         self.store.delete(credential::store_key(&session_id))?;
@@ -197,7 +229,8 @@ impl Companion {
     /// The session's metadata, fetched from the agent.
     pub async fn session_meta(&self, session_id: String) -> Result<SessionMeta, MobileError> {
         let stored = self.load(&session_id)?;
-        let v = Dialer::of(&stored)?
+        let v = self
+            .dialer(&stored)?
             .call(
                 methods::SESSION_META,
                 serde_json::json!({ "session": session_id }),
@@ -224,7 +257,7 @@ impl Companion {
                 message: format!("params are not JSON: {e}"),
             })?
         };
-        let v = Dialer::of(&stored)?.call(&method, params).await?;
+        let v = self.dialer(&stored)?.call(&method, params).await?;
         Ok(v.to_string())
     }
 
@@ -239,7 +272,7 @@ impl Companion {
         listener: Arc<dyn SessionListener>,
     ) -> Result<Arc<AttachHandle>, MobileError> {
         let stored = self.load(&session_id)?;
-        let dialer = Dialer::of(&stored)?;
+        let dialer = self.dialer(&stored)?;
         let last = crate::attach::lock(&self.last_seen)
             .get(&session_id)
             .copied();

@@ -10,6 +10,7 @@
 
 pub mod raw;
 pub mod term;
+pub mod tls;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -68,6 +69,8 @@ pub struct AgentProc {
     pub key: [u8; 32],
     /// Its state directory.
     pub state: PathBuf,
+    /// The `host:port` it listens on (from its ready line).
+    listening: String,
 }
 
 impl AgentProc {
@@ -138,6 +141,7 @@ impl AgentProc {
             url: v["url"].as_str().expect("url").to_owned(),
             key: dd_proto::keys::decode_key(v["agent_key"].as_str().expect("key")).expect("key"),
             state: state.to_owned(),
+            listening: v["listening"].as_str().expect("listening").to_owned(),
         }
     }
 
@@ -192,12 +196,10 @@ impl AgentProc {
         let _ = self.child.wait();
     }
 
-    /// The `host:port` the agent listens on (from its URL).
+    /// The `host:port` the agent listens on (from its ready line; its URL
+    /// may name a proxy in front of it).
     pub fn listen_addr(&self) -> String {
-        self.url
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_owned()
+        self.listening.clone()
     }
 
     /// Connects with `key`.
