@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use dd_proto::keepalive::Keepalive;
 use dd_proto::methods::{self, Attach, Attached, Detach, Resume, Welcome};
 use dd_proto::noise::StaticKeypair;
 use dd_proto::{ErrorBody, Message};
@@ -15,6 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::alive::Beat;
 use crate::error::ClientError;
 use crate::pump;
 use crate::stream::{AttachStream, StreamItem};
@@ -38,6 +40,9 @@ pub struct ConnectOptions {
     /// Certificates trusted for `https://`/`wss://` agents (system store
     /// by default).
     pub tls: TlsOptions,
+    /// When to ping and when a silent link counts as dead
+    /// ([`Keepalive::CLIENT`]: ping after 3 s of quiet, dead after 8 s).
+    pub keepalive: Keepalive,
 }
 
 impl Default for ConnectOptions {
@@ -49,6 +54,7 @@ impl Default for ConnectOptions {
             stream_stall: Duration::from_secs(10),
             bind_addr: None,
             tls: TlsOptions::default(),
+            keepalive: Keepalive::CLIENT,
         }
     }
 }
@@ -69,6 +75,8 @@ pub(crate) struct Shared {
 #[derive(Clone)]
 pub struct Connection {
     shared: Arc<Shared>,
+    /// Liveness stamps shared with the pump tasks.
+    beat: Arc<Beat>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -111,6 +119,7 @@ pub async fn connect_with(
         agent_url,
         bind: opts.bind_addr,
         tls: &opts.tls,
+        keepalive: opts.keepalive,
     };
     let (ws, transport, welcome) = transport::open(
         target,
@@ -133,9 +142,24 @@ pub async fn connect_with(
         closed,
         opts,
     });
-    tokio::spawn(pump::writer(shared.clone(), sealer, sink, out_rx));
-    tokio::spawn(pump::reader(shared.clone(), opener, source));
-    Ok((Connection { shared }, welcome))
+    let beat = Arc::new(Beat::new());
+    let keepalive = shared.opts.keepalive;
+    tokio::spawn(pump::writer(
+        shared.clone(),
+        sealer,
+        sink,
+        out_rx,
+        beat.clone(),
+        keepalive,
+    ));
+    tokio::spawn(pump::reader(
+        shared.clone(),
+        opener,
+        source,
+        beat.clone(),
+        keepalive,
+    ));
+    Ok((Connection { shared, beat }, welcome))
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -326,6 +350,27 @@ impl Connection {
     pub async fn detach_stream(&self, stream: u64) -> Result<(), ClientError> {
         let params = serde_json::to_value(Detach { stream }).unwrap_or_default();
         self.notify(methods::SESSION_DETACH, params).await
+    }
+
+    /// Checks the link at once: pings and waits up to `timeout` for any
+    /// frame from the agent. A link that stays silent is closed as dead
+    /// (streams get [`StreamItem::Disconnected`] and resume elsewhere) and
+    /// this fails with [`ClientError::Closed`]. Meant for moments when the
+    /// link may have died unnoticed: the app came back to the foreground,
+    /// the network path changed.
+    pub async fn probe(&self, timeout: Duration) -> Result<Duration, ClientError> {
+        if self.is_closed() {
+            return Err(ClientError::Closed);
+        }
+        let started = std::time::Instant::now();
+        if self.beat.probe(timeout).await {
+            return Ok(started.elapsed());
+        }
+        self.shared.mark_closed(&format!(
+            "link dead: no answer to a probe within {:.1}s",
+            timeout.as_secs_f32()
+        ));
+        Err(ClientError::Closed)
     }
 
     /// True once the connection is closed or lost.

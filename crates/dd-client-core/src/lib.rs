@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod alive;
 mod connection;
 mod error;
 pub mod prompt;

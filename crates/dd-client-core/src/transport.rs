@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use dd_proto::keepalive::Keepalive;
 use dd_proto::methods::{Hello, Welcome};
 use dd_proto::noise::{Initiator, StaticKeypair, Transport};
 use dd_proto::PROTOCOL_VERSION;
@@ -96,6 +97,22 @@ async fn tcp_connect(url: &Url, bind: Option<IpAddr>) -> Result<TcpStream, Clien
     Ok(stream)
 }
 
+/// TCP's own dead-peer detection under the WebSocket keepalive, looser than
+/// it so it only catches what the keepalive cannot (a writer blocked on a
+/// dead path): keepalive probes after the dead-link timeout, and
+/// `TCP_USER_TIMEOUT` failing a socket whose sent data stays unacknowledged
+/// for twice that (Linux and Android; iOS has no such option).
+fn tcp_backstop(tcp: &TcpStream, keepalive: Keepalive) -> io::Result<()> {
+    let sock = socket2::SockRef::from(tcp);
+    let probes = socket2::TcpKeepalive::new()
+        .with_time(keepalive.timeout)
+        .with_interval(keepalive.interval);
+    sock.set_tcp_keepalive(&probes)?;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    sock.set_tcp_user_timeout(Some(keepalive.timeout * 2))?;
+    Ok(())
+}
+
 /// Connects from a chosen local address (the first resolved address of the
 /// same family as `local`).
 async fn connect_from(host: &str, port: u16, local: IpAddr) -> std::io::Result<TcpStream> {
@@ -115,17 +132,17 @@ async fn connect_from(host: &str, port: u16, local: IpAddr) -> std::io::Result<T
 
 /// Connects the WebSocket to `agent_url`'s Noise endpoint, from `bind` when
 /// given, through TLS for `https://`/`wss://` agents.
-pub(crate) async fn open_ws(
-    agent_url: &str,
-    bind: Option<IpAddr>,
-    tls: &TlsOptions,
-) -> Result<Ws, ClientError> {
+pub(crate) async fn open_ws(target: &Target<'_>) -> Result<Ws, ClientError> {
+    let agent_url = target.agent_url;
     let ws_url = dd_proto::link::ws_url(agent_url);
     let url = Url::parse(&ws_url)
         .map_err(|e| ClientError::Connect(format!("invalid agent URL {agent_url:?}: {e}")))?;
-    let tcp = tcp_connect(&url, bind).await?;
+    let tcp = tcp_connect(&url, target.bind).await?;
+    if let Err(e) = tcp_backstop(&tcp, target.keepalive) {
+        tracing::debug!(error = %e, "TCP keepalive not set");
+    }
     let io = match (url.scheme(), url.host()) {
-        ("wss", Some(host)) => Io::Tls(Box::new(tls::connect(tls, &host, tcp).await?)),
+        ("wss", Some(host)) => Io::Tls(Box::new(tls::connect(target.tls, &host, tcp).await?)),
         _ => Io::Plain(tcp),
     };
     // Noise messages are at most 64 KiB; refuse anything much bigger early.
@@ -209,6 +226,8 @@ pub(crate) struct Target<'a> {
     pub(crate) agent_url: &'a str,
     pub(crate) bind: Option<IpAddr>,
     pub(crate) tls: &'a TlsOptions,
+    /// Sets the TCP backstop under the WebSocket keepalive.
+    pub(crate) keepalive: Keepalive,
 }
 
 /// The whole opening, each half under its own deadline.
@@ -220,12 +239,8 @@ pub(crate) async fn open(
     connect_timeout: Duration,
     handshake_timeout: Duration,
 ) -> Result<(Ws, Transport, Welcome), ClientError> {
-    let Target {
-        agent_url,
-        bind,
-        tls,
-    } = target;
-    let mut ws = tokio::time::timeout(connect_timeout, open_ws(agent_url, bind, tls))
+    let agent_url = target.agent_url;
+    let mut ws = tokio::time::timeout(connect_timeout, open_ws(&target))
         .await
         .map_err(|_| ClientError::Connect(format!("{agent_url}: timed out")))??;
     let (t, w) = tokio::time::timeout(

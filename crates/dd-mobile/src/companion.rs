@@ -135,6 +135,23 @@ impl Companion {
         Ok(())
     }
 
+    /// Keepalive of every connection opened from now on: ping after
+    /// `interval_ms` of quiet, treat the link as dead after hearing nothing
+    /// for `timeout_ms` (defaults 3,000 and 8,000: a dead link is noticed
+    /// within 10 s). Fails unless 0 < interval < timeout.
+    pub fn set_keepalive(&self, interval_ms: u64, timeout_ms: u64) -> Result<(), MobileError> {
+        let keepalive = dd_proto::keepalive::Keepalive {
+            interval: Duration::from_millis(interval_ms),
+            timeout: Duration::from_millis(timeout_ms),
+        };
+        keepalive.validate().map_err(|message| MobileError::Agent {
+            code: "bad_request".into(),
+            message,
+        })?;
+        crate::attach::lock(&self.net).keepalive = keepalive;
+        Ok(())
+    }
+
     /// Redeems a pairing link: makes a fresh key for this grant, connects
     /// to the agent the link pins, redeems the token with `label`, and
     /// stores the credential (replacing any for the same session).

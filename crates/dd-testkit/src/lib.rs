@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod netns;
 pub mod raw;
 pub mod term;
 pub mod tls;
@@ -106,13 +107,25 @@ impl AgentProc {
         AgentProc::spawn_listen(state, "127.0.0.1:0", args)
     }
 
+    /// Starts an agent inside network namespace `netns` (see
+    /// [`netns::Lab`]) listening on `listen`.
+    pub fn start_in_netns(netns: &str, state: &Path, listen: &str, args: &[&str]) -> AgentProc {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", netns]).arg(agent_bin());
+        AgentProc::spawn_cmd(cmd, state, listen, args)
+    }
+
     fn spawn_listen(state: &Path, listen: &str, args: &[&str]) -> AgentProc {
+        AgentProc::spawn_cmd(Command::new(agent_bin()), state, listen, args)
+    }
+
+    fn spawn_cmd(mut cmd: Command, state: &Path, listen: &str, args: &[&str]) -> AgentProc {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(state.with_extension("log"))
             .expect("log file");
-        let mut child = Command::new(agent_bin())
+        let mut child = cmd
             .args(["serve", "--listen", listen, "--state-dir"])
             .arg(state)
             .args(args)

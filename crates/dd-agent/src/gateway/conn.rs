@@ -17,6 +17,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
+use super::alive::{Clock, Heard, Tick};
 use super::bounds::MAX_QUEUED_BYTES;
 use super::dispatch::{self, Handled};
 use super::writer::{
@@ -150,10 +151,13 @@ pub(crate) async fn until_true(rx: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = rx.wait_for(|v| *v).await;
 }
 
-/// Reads the next binary message; `Err` carries the close code and reason.
-async fn next_binary(source: &mut Source) -> Result<Option<Vec<u8>>, (u16, String)> {
+/// Reads the next binary message, stamping `heard` for every frame (pings
+/// and pongs included); `Err` carries the close code and reason.
+async fn next_binary(source: &mut Source, heard: &Heard) -> Result<Option<Vec<u8>>, (u16, String)> {
     loop {
-        match source.next().await {
+        let frame = source.next().await;
+        heard.mark();
+        match frame {
             None | Some(Ok(WsMessage::Close(_))) => return Ok(None),
             Some(Err(e)) => return Err((CLOSE_PROTOCOL, format!("bad_request: {e}"))),
             Some(Ok(WsMessage::Binary(b))) => {
@@ -179,19 +183,21 @@ async fn next_binary(source: &mut Source) -> Result<Option<Vec<u8>>, (u16, Strin
 /// Runs one WebSocket connection to its end.
 pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) {
     let (mut sink, mut source) = socket.split();
-    let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, next_binary(&mut source)).await {
-        Err(_) => {
-            return close(
-                &mut sink,
-                CLOSE_POLICY,
-                "bad_request: handshake timed out".into(),
-            )
-            .await
-        }
-        Ok(Ok(Some(b))) => b,
-        Ok(Ok(None)) => return,
-        Ok(Err((code, reason))) => return close(&mut sink, code, reason).await,
-    };
+    let heard = Heard::new();
+    let first =
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, next_binary(&mut source, &heard)).await {
+            Err(_) => {
+                return close(
+                    &mut sink,
+                    CLOSE_POLICY,
+                    "bad_request: handshake timed out".into(),
+                )
+                .await
+            }
+            Ok(Ok(Some(b))) => b,
+            Ok(Ok(None)) => return,
+            Ok(Err((code, reason))) => return close(&mut sink, code, reason).await,
+        };
     let responder = match Responder::read_first(&agent.key, &first) {
         Ok(r) => r,
         Err(e) => {
@@ -252,6 +258,9 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
     ));
     let mut writer_done = false;
     let (id, mut revoked) = agent.live.add_conn(key);
+    let supersede = Arc::new(tokio::sync::Notify::new());
+    agent.live.track(id, heard.clone(), supersede.clone());
+    let mut clock = Clock::new(agent.liveness.keepalive, heard.clone());
     let mut shutdown = agent.shutdown.clone();
     let conn = Arc::new(Conn {
         agent: agent.clone(),
@@ -278,6 +287,21 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
             _ = until_true(&mut shutdown) => {
                 break (EndReason::Shutdown, (CLOSE_NORMAL, "agent shutting down".to_owned()));
             }
+            _ = supersede.notified() => {
+                tracing::info!(%peer, conn = id, "superseded by a new connection of the same key");
+                break (EndReason::Detached, (CLOSE_POLICY, "superseded: the same key attached on a new connection".to_owned()));
+            }
+            tick = clock.next() => match tick {
+                Tick::Ping => {
+                    // A full queue means traffic flows anyway.
+                    let _ = conn.out.try_send(Out::Ping);
+                    continue;
+                }
+                Tick::Dead(silent) => {
+                    tracing::info!(%peer, conn = id, silent_ms = silent.as_millis() as u64, "client silent past the keepalive timeout; closing");
+                    break (EndReason::Detached, (CLOSE_POLICY, format!("timeout: nothing heard from the client for {}s", silent.as_secs())));
+                }
+            },
             end = &mut writer => {
                 writer_done = true;
                 let end = end.unwrap_or(WriterEnd::Failed);
@@ -288,7 +312,7 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
                 };
                 break (reason, (CLOSE_NORMAL, String::new()));
             }
-            frame = next_binary(&mut source) => {
+            frame = next_binary(&mut source, &heard) => {
                 let bytes = match frame {
                     Ok(Some(b)) => b,
                     Ok(None) => break (EndReason::Detached, (CLOSE_NORMAL, String::new())),

@@ -100,6 +100,13 @@ pub async fn run(cli: Cli) -> Result<()> {
     if let Some(path) = &cli.ca_file {
         net.tls = TlsOptions::with_ca_file(path)?;
     }
+    net.keepalive = dd_proto::keepalive::Keepalive {
+        interval: cli.keepalive,
+        timeout: cli.dead_after,
+    };
+    net.keepalive.validate().map_err(|e| {
+        dd_cli::errors::CliError::new("usage", format!("--keepalive/--dead-after: {e}"))
+    })?;
     let ctx = Ctx {
         cfg: ConfigDir::from_env()?,
         json: cli.json,

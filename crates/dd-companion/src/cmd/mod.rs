@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use dd_client_core::{ConnectOptions, TlsOptions};
 use dd_mobile::{Companion, Credential, FileStore, MobileError, SecureStore};
+use dd_proto::keepalive::Keepalive;
 use serde_json::json;
 
 use crate::cli::{Cli, Command};
@@ -45,6 +46,13 @@ fn connect_options(cli: &Cli) -> Result<ConnectOptions> {
     if let Some(path) = &cli.ca_file {
         net.tls = TlsOptions::with_ca_file(path).map_err(MobileError::from)?;
     }
+    net.keepalive = Keepalive {
+        interval: cli.keepalive,
+        timeout: cli.dead_after,
+    };
+    net.keepalive
+        .validate()
+        .map_err(|e| CliError::new("usage", format!("--keepalive/--dead-after: {e}")))?;
     Ok(net)
 }
 
