@@ -267,3 +267,68 @@ fn roaming_resumes_on_the_new_address_and_drops_the_stale_connection() {
     assert_eq!(r.clients(), 1);
     assert_exactly_once(&r.watch().stdout());
 }
+
+/// A slow link (300 ms each way, a 600 ms round trip, through a delay
+/// proxy on loopback) held idle for a dozen keepalive periods: no side
+/// declares it dead, and it still carries input and output afterwards.
+#[test]
+fn slow_idle_link_has_no_false_disconnect() {
+    use dd_testkit::tls::free_port;
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start_listen_on(
+        &dir.path().join("state"),
+        "127.0.0.1:0",
+        &[
+            "--public-url",
+            &url,
+            "--keepalive",
+            "1s",
+            "--idle-timeout",
+            "4s",
+        ],
+    );
+    let _proxy = dd_testkit::delay::DelayProxy::start(
+        &format!("127.0.0.1:{port}"),
+        agent.listen_addr(),
+        Duration::from_millis(300),
+    );
+    let w = common::World { dir, agent };
+    w.owner_ok(&["enroll", &w.agent.enroll_link("5m"), "--label", "desk"]);
+    let s = w.shell();
+    w.join(&s, &[]);
+    let mut c = w.comp();
+    c.args(PHONE_KEEPALIVE)
+        .args(["watch", &s, "--from", "start"]);
+    let watch = Running::spawn(&mut c);
+    std::thread::sleep(Duration::from_secs(1));
+    w.comp_ok(&["send", &s, "--enter", "--", "echo before-$((6*7))"]);
+    watch.wait_for("before-42", 20);
+
+    // Idle: 6 s is 12 of the companion's keepalive periods, 3 times its
+    // dead-link timeout and 1.5 times the agent's.
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(
+        !watch.stderr().contains("connection lost"),
+        "false disconnect: {}",
+        watch.stderr()
+    );
+    let list = json(&w.owner_ok(&["session", "list", "--json"]));
+    let clients = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == s.as_str())
+        .unwrap()["clients"]
+        .as_u64();
+    assert_eq!(clients, Some(1), "the agent dropped the idle client");
+
+    w.comp_ok(&["send", &s, "--enter", "--", "echo after-$((6*7))"]);
+    watch.wait_for("after-42", 20);
+    assert!(
+        !watch.stderr().contains("connection lost"),
+        "{}",
+        watch.stderr()
+    );
+}

@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 use crate::attach::{self, AttachHandle, Inner, LastSeen, SessionListener};
 use crate::credential::{self, Credential, StoredCredential, CRED_PREFIX};
 use crate::error::MobileError;
+use crate::lifecycle::Lifecycle;
 use crate::net::Dialer;
 use crate::store::SecureStore;
 use crate::types::{ResumeFrom, SessionMeta};
@@ -35,6 +36,8 @@ pub struct Companion {
     last_seen: LastSeen,
     /// Connection settings every dial uses (TLS trust, keepalive).
     net: Mutex<dd_client_core::ConnectOptions>,
+    /// Attached handles, for the app lifecycle calls.
+    lifecycle: Lifecycle,
 }
 
 impl std::fmt::Debug for Companion {
@@ -119,7 +122,32 @@ impl Companion {
             store,
             last_seen: Arc::new(Mutex::new(HashMap::new())),
             net: Mutex::new(dd_client_core::ConnectOptions::default()),
+            lifecycle: Lifecycle::default(),
         })
+    }
+
+    /// The app came to the foreground: every attached handle probes its
+    /// connection at once (answer within 2 s, else it resumes on a new
+    /// one) and any waiting to reconnect retries now.
+    pub fn app_did_become_active(&self) {
+        self.lifecycle.check_all("foreground");
+    }
+
+    /// The app went to the background. Nothing is torn down (iOS may keep
+    /// it running a while, and resuming is cheap); links that die while
+    /// it is suspended are found out on `app_did_become_active`.
+    pub fn app_did_enter_background(&self) {
+        self.lifecycle.entered_background();
+    }
+
+    /// The network path changed (Wi-Fi to cellular, a new address, the
+    /// network came back): as `app_did_become_active`, so attaches move
+    /// to the new path at once instead of waiting out a dead link.
+    pub fn network_path_changed(&self) {
+        if self.lifecycle.in_background() {
+            tracing::debug!("path changed in the background; checking anyway");
+        }
+        self.lifecycle.check_all("network path changed");
     }
 
     /// Also trusts the CA certificates in `pem` (PEM `CERTIFICATE` blocks)
@@ -305,6 +333,7 @@ impl Companion {
         listener.on_state(crate::types::ConnectionState::Connecting);
         let stream = attach::runner_open(&dialer, &session_id, first).await?;
         let inner = Arc::new(Inner::new(session_id, self.last_seen.clone()));
+        self.lifecycle.register(&inner);
         attach::went_live(&inner, listener.as_ref(), &stream);
         let run = attach::Run {
             inner: inner.clone(),

@@ -28,6 +28,7 @@ mod attach;
 mod companion;
 mod credential;
 mod error;
+mod lifecycle;
 mod net;
 mod prompt;
 mod store;

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod delay;
 pub mod netns;
 pub mod raw;
 pub mod term;

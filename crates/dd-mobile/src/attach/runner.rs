@@ -98,12 +98,22 @@ async fn reconnect(r: &Run) -> Result<AttachStream, ConnectionState> {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = r.inner.stopped() => return Err(ConnectionState::Detached),
+            // The network path changed: try now, backoff restarted.
+            _ = r.inner.woken() => attempt = 0,
         }
         let resume = match r.inner.next_offset() {
             Some(offset) => Resume::Offset { offset },
             None => r.fallback,
         };
-        match open(&r.dialer, &r.inner.session_id, resume).await {
+        let opened = tokio::select! {
+            o = open(&r.dialer, &r.inner.session_id, resume) => o,
+            // An attempt on the old path may hang on lost SYNs: start over.
+            _ = r.inner.woken() => {
+                attempt = 0;
+                continue;
+            }
+        };
+        match opened {
             Ok(stream) => {
                 if r.inner.is_stopping() {
                     stream.connection().close().await;
