@@ -15,7 +15,7 @@
 
 use dd_proto::keys::encode_key;
 use dd_proto::methods::GrantInfo;
-use dd_proto::{ErrorBody, ErrorCode};
+use dd_proto::{ErrorBody, ErrorCode, Request};
 
 use crate::store::{Store, StoreError};
 
@@ -77,6 +77,17 @@ impl Principal {
                 format!("key:{}", &encode_key(key)[..12])
             }
         }
+    }
+}
+
+/// The operation a typed request asks for (for `grant.revoke`, whether it is
+/// the caller's own grant; see [`grant_revoke_operation`]).
+pub fn operation(p: &Principal, req: &Request) -> Operation {
+    match req {
+        Request::GrantRevoke(r) => {
+            grant_revoke_operation(p, &r.session, r.grant_id.as_deref(), r.all)
+        }
+        other => operation_for(other.method()),
     }
 }
 

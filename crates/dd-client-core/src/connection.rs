@@ -209,7 +209,7 @@ impl Connection {
             .send(Message::Request {
                 id,
                 method: method.to_owned(),
-                params,
+                params: params.into(),
             })
             .await;
         if let Err(e) = sent {
@@ -248,7 +248,7 @@ impl Connection {
         self.send(Message::Request {
             id,
             method: method.to_owned(),
-            params,
+            params: params.into(),
         })
         .await
     }

@@ -180,7 +180,7 @@ async fn route(shared: &Shared, msg: Message) {
         shared.try_send(Message::Request {
             id,
             method: methods::SESSION_DETACH.to_owned(),
-            params,
+            params: params.into(),
         });
     }
 }

@@ -143,7 +143,7 @@ impl Drop for AttachStream {
         shared.try_send(Message::Request {
             id: shared.take_id(),
             method: dd_proto::methods::SESSION_DETACH.to_owned(),
-            params,
+            params: params.into(),
         });
     }
 }

@@ -9,8 +9,7 @@ use std::sync::Arc;
 
 use dd_proto::link::{Link, LinkKind, Token};
 use dd_proto::methods::{self as m, Attached};
-use dd_proto::{ErrorBody, ErrorCode};
-use serde::de::DeserializeOwned;
+use dd_proto::{ErrorBody, ErrorCode, Params, Request, RequestError};
 use serde_json::{json, Value};
 
 use super::bounds::MAX_STREAMS_PER_CONN;
@@ -36,11 +35,6 @@ fn err(code: ErrorCode, msg: impl Into<String>) -> ErrorBody {
     ErrorBody::new(code, msg)
 }
 
-fn params<T: DeserializeOwned>(v: Value) -> Result<T, ErrorBody> {
-    serde_json::from_value(v)
-        .map_err(|e| err(ErrorCode::BadRequest, format!("invalid params: {e}")))
-}
-
 fn ok<T: serde::Serialize>(v: T) -> Result<Value, ErrorBody> {
     serde_json::to_value(v).map_err(|e| err(ErrorCode::Internal, e.to_string()))
 }
@@ -53,36 +47,22 @@ fn session_err(e: crate::mirror::SessionError) -> ErrorBody {
     err(e.code(), e.to_string())
 }
 
-/// The session a request is about, read from its `session` parameter.
-fn target_session(params: &Value) -> Option<String> {
-    params
-        .get("session")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-}
-
 /// Handles one request.
-pub(crate) async fn handle(conn: &Arc<Conn>, id: u64, method: &str, params: Value) -> Handled {
+pub(crate) async fn handle(conn: &Arc<Conn>, id: u64, method: &str, params: Params) -> Handled {
     let now = now_secs();
     let principal = match conn.principal() {
         Ok(p) => p,
         Err(e) => return Handled::Reply(Err(e)),
     };
-    let Some(mut op) = policy::operation_for(method) else {
-        return Handled::Reply(Err(err(
-            ErrorCode::UnknownMethod,
-            format!("unknown method {method:?}"),
-        )));
+    let req = Request::decode(method, &params);
+    let (op, target) = match &req {
+        Ok(r) => (
+            policy::operation(&principal, r),
+            r.session().map(str::to_owned),
+        ),
+        Err(e @ RequestError::UnknownMethod(_)) => return Handled::Reply(Err(e.clone().into())),
+        Err(RequestError::InvalidParams { method, .. }) => (policy::operation_for(*method), None),
     };
-    let target = target_session(&params);
-    if matches!(op, Operation::GrantRevoke { .. }) {
-        op = policy::grant_revoke_operation(
-            &principal,
-            target.as_deref().unwrap_or_default(),
-            params.get("grant_id").and_then(Value::as_str),
-            params.get("all").and_then(Value::as_bool).unwrap_or(false),
-        );
-    }
     let scope = match policy::authorize(&principal, op, target.as_deref(), now) {
         Ok(s) => s,
         Err(denial) => {
@@ -94,6 +74,11 @@ pub(crate) async fn handle(conn: &Arc<Conn>, id: u64, method: &str, params: Valu
                 &format!("{method}: {}", denial.code),
                 now,
             );
+            if let (Err(e), ErrorCode::BadRequest) = (req, denial.code) {
+                // Undecodable params of a method that needs a session: the
+                // params error is the answer.
+                return Handled::Reply(Err(e.into()));
+            }
             let body = err(denial.code, denial.message);
             return if body.code == ErrorCode::Unauthorized {
                 Handled::ReplyThenClose(body)
@@ -114,13 +99,17 @@ pub(crate) async fn handle(conn: &Arc<Conn>, id: u64, method: &str, params: Valu
         Some(g) => format!("grant:{}", g.grant_id),
         None => principal.actor(),
     };
-    if method == m::SESSION_ATTACH || method == m::SESSION_EVENTS {
-        return match attach(conn, id, method, params, &scope, &actor, now).await {
+    let req = match req {
+        Ok(r) => r,
+        Err(e) => return Handled::Reply(Err(e.into())),
+    };
+    if matches!(req, Request::SessionAttach(_) | Request::SessionEvents(_)) {
+        return match attach(conn, id, req, &scope, &actor, now).await {
             Ok(()) => Handled::Sent,
             Err(e) => Handled::Reply(Err(e)),
         };
     }
-    Handled::Reply(run(conn, method, params, &actor, now).await)
+    Handled::Reply(run(conn, req, &actor, now).await)
 }
 
 /// `session.attach` and `session.events`: queues the response itself, then
@@ -129,8 +118,7 @@ pub(crate) async fn handle(conn: &Arc<Conn>, id: u64, method: &str, params: Valu
 async fn attach(
     conn: &Arc<Conn>,
     id: u64,
-    method: &str,
-    p: Value,
+    req: Request,
     scope: &Scope,
     actor: &str,
     now: i64,
@@ -142,17 +130,20 @@ async fn attach(
             format!("at most {MAX_STREAMS_PER_CONN} streams per connection; detach one first"),
         ));
     }
-    let (r, s, sub) = if method == m::SESSION_EVENTS {
-        let r: m::SessionRef = params(p)?;
-        let s = session(conn, &r.session)?;
-        let sub = s.events();
-        (r, s, sub)
-    } else {
-        let r: m::Attach = params(p)?;
-        let s = session(conn, &r.session)?;
-        let sub = s.attach(r.resume).map_err(session_err)?;
-        let r = m::SessionRef { session: r.session };
-        (r, s, sub)
+    let method = req.method();
+    let (r, s, sub) = match req {
+        Request::SessionEvents(r) => {
+            let s = session(conn, &r.session)?;
+            let sub = s.events();
+            (r, s, sub)
+        }
+        Request::SessionAttach(r) => {
+            let s = session(conn, &r.session)?;
+            let sub = s.attach(r.resume).map_err(session_err)?;
+            let r = m::SessionRef { session: r.session };
+            (r, s, sub)
+        }
+        _ => return Err(err(ErrorCode::Internal, "not an attach request")),
     };
     let attached = Attached {
         stream: id,
@@ -186,21 +177,14 @@ async fn attach(
     Ok(())
 }
 
-async fn run(
-    conn: &Arc<Conn>,
-    method: &str,
-    p: Value,
-    actor: &str,
-    now: i64,
-) -> Result<Value, ErrorBody> {
+async fn run(conn: &Arc<Conn>, req: Request, actor: &str, now: i64) -> Result<Value, ErrorBody> {
     let agent = &conn.agent;
     let store = &agent.store;
-    match method {
-        m::SESSION_LIST => ok(m::SessionList {
+    match req {
+        Request::SessionList => ok(m::SessionList {
             sessions: agent.sessions.list(),
         }),
-        m::SESSION_CREATE => {
-            let req: m::CreateSession = params(p)?;
+        Request::SessionCreate(req) => {
             let s = agent.sessions.create(req).await.map_err(session_err)?;
             let info = s.info();
             store.audit(
@@ -212,12 +196,8 @@ async fn run(
             );
             ok(info)
         }
-        m::SESSION_META => {
-            let r: m::SessionRef = params(p)?;
-            ok(session(conn, &r.session)?.info())
-        }
-        m::SESSION_INPUT => {
-            let r: m::SendInput = params(p)?;
+        Request::SessionMeta(r) => ok(session(conn, &r.session)?.info()),
+        Request::SessionInput(r) => {
             let data = dd_proto::keys::decode_bytes(&r.data)
                 .ok_or_else(|| err(ErrorCode::BadRequest, "data must be base64url"))?;
             if data.len() > MAX_INPUT {
@@ -232,16 +212,14 @@ async fn run(
                 .map_err(session_err)?;
             ok(json!({}))
         }
-        m::SESSION_RESIZE => {
-            let r: m::Resize = params(p)?;
+        Request::SessionResize(r) => {
             session(conn, &r.session)?
                 .resize(r.rows, r.cols)
                 .await
                 .map_err(session_err)?;
             ok(json!({}))
         }
-        m::SESSION_DETACH => {
-            let r: m::Detach = params(p)?;
+        Request::SessionDetach(r) => {
             if agent
                 .live
                 .stop_stream(conn.id, r.stream, dd_proto::message::EndReason::Detached)
@@ -254,8 +232,7 @@ async fn run(
                 ))
             }
         }
-        m::SESSION_CLOSE => {
-            let r: m::SessionRef = params(p)?;
+        Request::SessionClose(r) => {
             let info = agent
                 .sessions
                 .close(&r.session)
@@ -265,8 +242,7 @@ async fn run(
             store.audit("session_closed", actor, Some(&r.session), "", now);
             ok(info)
         }
-        m::ENROLL_REDEEM => {
-            let r: m::EnrollRedeem = params(p)?;
+        Request::EnrollRedeem(r) => {
             redeem_guard(conn)?;
             // On a blocking thread: it waits for its (group) commit.
             let (st, key, peer) = (store.clone(), conn.key, conn.peer);
@@ -290,11 +266,10 @@ async fn run(
                 Err(e) => Err(redeem_failed(conn, actor, None, e, now)),
             }
         }
-        m::DEVICE_LIST => ok(m::DeviceList {
+        Request::DeviceList => ok(m::DeviceList {
             devices: store.list_devices().map_err(store_err)?,
         }),
-        m::DEVICE_REVOKE => {
-            let r: m::DeviceRef = params(p)?;
+        Request::DeviceRevoke(r) => {
             let devices = store.list_devices().map_err(store_err)?;
             let dev = devices
                 .iter()
@@ -309,9 +284,8 @@ async fn run(
             store.audit("device_revoked", actor, None, &r.device_id, now);
             ok(json!({}))
         }
-        m::AGENT_CONFIG_GET => ok(store.config().map_err(store_err)?),
-        m::AGENT_CONFIG_SET => {
-            let patch: m::AgentConfigPatch = params(p)?;
+        Request::ConfigGet => ok(store.config().map_err(store_err)?),
+        Request::ConfigSet(patch) => {
             let cfg = store.set_config(&patch).map_err(store_err)?;
             agent
                 .sessions
@@ -326,9 +300,8 @@ async fn run(
             );
             ok(cfg)
         }
-        m::PAIR_CREATE => pair_create(conn, params(p)?, actor, now),
-        m::PAIR_REDEEM => {
-            let r: m::PairRedeem = params(p)?;
+        Request::PairCreate(r) => pair_create(conn, r, actor, now),
+        Request::PairRedeem(r) => {
             redeem_guard(conn)?;
             // On a blocking thread: it waits for its (group) commit.
             let (st, key, peer) = (store.clone(), conn.key, conn.peer);
@@ -348,16 +321,14 @@ async fn run(
                 Err(e) => Err(redeem_failed(conn, actor, None, e, now)),
             }
         }
-        m::PAIR_CANCEL => {
-            let r: m::PairCancel = params(p)?;
+        Request::PairCancel(r) => {
             store
                 .cancel_pair_token(&r.session, &r.token_id, now)
                 .map_err(store_err)?;
             store.audit("token_cancelled", actor, Some(&r.session), &r.token_id, now);
             ok(json!({}))
         }
-        m::PAIR_STATUS => {
-            let r: m::PairCancel = params(p)?;
+        Request::PairStatus(r) => {
             let mut st = store
                 .pair_token_status(&r.session, &r.token_id, now)
                 .map_err(store_err)?;
@@ -366,16 +337,14 @@ async fn run(
             }
             ok(st)
         }
-        m::GRANT_LIST => {
-            let r: m::SessionRef = params(p)?;
+        Request::GrantList(r) => {
             let mut grants = store.list_grants(&r.session).map_err(store_err)?;
             for g in &mut grants {
                 g.connected = agent.live.grant_streams(&g.grant_id);
             }
             ok(m::GrantList { grants })
         }
-        m::GRANT_REVOKE => {
-            let r: m::GrantRevoke = params(p)?;
+        Request::GrantRevoke(r) => {
             let ids = if r.all {
                 store
                     .revoke_session_grants(&r.session, now)
@@ -401,15 +370,12 @@ async fn run(
                 revoked: ids.len() as u32,
             })
         }
-        m::AUDIT_LIST => {
-            let q: m::AuditQuery = params(p)?;
-            ok(m::AuditList {
-                records: store.list_audit(&q).map_err(store_err)?,
-            })
-        }
-        other => Err(err(
-            ErrorCode::UnknownMethod,
-            format!("unknown method {other:?}"),
+        Request::AuditList(q) => ok(m::AuditList {
+            records: store.list_audit(&q).map_err(store_err)?,
+        }),
+        Request::SessionAttach(_) | Request::SessionEvents(_) => Err(err(
+            ErrorCode::Internal,
+            "attach requests are handled apart",
         )),
     }
 }

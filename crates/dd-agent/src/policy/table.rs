@@ -1,8 +1,7 @@
 //! The capability table (v1), as data: one row per operation, one column
 //! per kind of principal. [`super::authorize`] is its only interpreter.
 
-use dd_proto::methods as m;
-use dd_proto::ErrorCode;
+use dd_proto::{ErrorCode, Method};
 
 /// What is being asked: derived from the method name and its target session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -86,7 +85,7 @@ pub struct Capability {
     /// The operation.
     pub op: Operation,
     /// The method it comes from.
-    pub method: &'static str,
+    pub method: Method,
     /// For an owner device.
     pub owner: Rule,
     /// For a companion whose grant allows input.
@@ -108,7 +107,7 @@ const F: ErrorCode = ErrorCode::Forbidden;
 const U: Rule = Rule::Deny(ErrorCode::Unauthorized, NOT_ENROLLED);
 const OWNER: Rule = Rule::Deny(F, OWNER_ONLY);
 
-const fn owner_only(op: Operation, method: &'static str) -> Capability {
+const fn owner_only(op: Operation, method: Method) -> Capability {
     Capability {
         op,
         method,
@@ -119,12 +118,7 @@ const fn owner_only(op: Operation, method: &'static str) -> Capability {
     }
 }
 
-const fn companion(
-    op: Operation,
-    method: &'static str,
-    companion: Rule,
-    read_only: Rule,
-) -> Capability {
+const fn companion(op: Operation, method: Method, companion: Rule, read_only: Rule) -> Capability {
     Capability {
         op,
         method,
@@ -140,31 +134,32 @@ const fn companion(
 /// redeem a link. `grant.revoke` appears twice: the `own: false` row first,
 /// which is what the method alone maps to.
 pub const CAPABILITIES: &[Capability] = {
+    use Method as M;
     use Operation as O;
     use Rule::{AnyGrant, OwnSession};
     &[
-        owner_only(O::SessionList, m::SESSION_LIST),
-        owner_only(O::SessionCreate, m::SESSION_CREATE),
-        companion(O::SessionMeta, m::SESSION_META, OwnSession, OwnSession),
-        companion(O::SessionAttach, m::SESSION_ATTACH, OwnSession, OwnSession),
-        companion(O::SessionEvents, m::SESSION_EVENTS, OwnSession, OwnSession),
+        owner_only(O::SessionList, M::SessionList),
+        owner_only(O::SessionCreate, M::SessionCreate),
+        companion(O::SessionMeta, M::SessionMeta, OwnSession, OwnSession),
+        companion(O::SessionAttach, M::SessionAttach, OwnSession, OwnSession),
+        companion(O::SessionEvents, M::SessionEvents, OwnSession, OwnSession),
         companion(
             O::SessionInput,
-            m::SESSION_INPUT,
+            M::SessionInput,
             OwnSession,
             Rule::Deny(F, READ_ONLY),
         ),
         companion(
             O::SessionResize,
-            m::SESSION_RESIZE,
+            M::SessionResize,
             Rule::Deny(F, NO_RESIZE),
             Rule::Deny(F, NO_RESIZE),
         ),
-        companion(O::SessionDetach, m::SESSION_DETACH, AnyGrant, AnyGrant),
-        owner_only(O::SessionClose, m::SESSION_CLOSE),
+        companion(O::SessionDetach, M::SessionDetach, AnyGrant, AnyGrant),
+        owner_only(O::SessionClose, M::SessionClose),
         Capability {
             op: O::EnrollRedeem,
-            method: m::ENROLL_REDEEM,
+            method: M::EnrollRedeem,
             owner: Rule::Allow,
             companion: Rule::Deny(F, NO_ENROLL),
             read_only: Rule::Deny(F, NO_ENROLL),
@@ -172,33 +167,33 @@ pub const CAPABILITIES: &[Capability] = {
         },
         Capability {
             op: O::PairRedeem,
-            method: m::PAIR_REDEEM,
+            method: M::PairRedeem,
             owner: Rule::Allow,
             companion: Rule::Allow,
             read_only: Rule::Allow,
             unknown: Rule::Allow,
         },
-        owner_only(O::DeviceList, m::DEVICE_LIST),
-        owner_only(O::DeviceRevoke, m::DEVICE_REVOKE),
-        owner_only(O::ConfigGet, m::AGENT_CONFIG_GET),
-        owner_only(O::ConfigSet, m::AGENT_CONFIG_SET),
-        owner_only(O::PairCreate, m::PAIR_CREATE),
-        owner_only(O::PairCancel, m::PAIR_CANCEL),
-        owner_only(O::PairStatus, m::PAIR_STATUS),
-        owner_only(O::GrantList, m::GRANT_LIST),
+        owner_only(O::DeviceList, M::DeviceList),
+        owner_only(O::DeviceRevoke, M::DeviceRevoke),
+        owner_only(O::ConfigGet, M::ConfigGet),
+        owner_only(O::ConfigSet, M::ConfigSet),
+        owner_only(O::PairCreate, M::PairCreate),
+        owner_only(O::PairCancel, M::PairCancel),
+        owner_only(O::PairStatus, M::PairStatus),
+        owner_only(O::GrantList, M::GrantList),
         companion(
             O::GrantRevoke { own: false },
-            m::GRANT_REVOKE,
+            M::GrantRevoke,
             Rule::Deny(F, OWN_GRANT_ONLY),
             Rule::Deny(F, OWN_GRANT_ONLY),
         ),
         companion(
             O::GrantRevoke { own: true },
-            m::GRANT_REVOKE,
+            M::GrantRevoke,
             OwnSession,
             OwnSession,
         ),
-        owner_only(O::AuditList, m::AUDIT_LIST),
+        owner_only(O::AuditList, M::AuditList),
     ]
 };
 
@@ -210,14 +205,15 @@ pub fn capability(op: Operation) -> &'static Capability {
         .expect("every operation has a row in CAPABILITIES")
 }
 
-/// The operation a method name asks for; `None` for an unknown method.
+/// The operation a method asks for, from the method alone.
 /// `grant.revoke` maps to `GrantRevoke { own: false }`; use
-/// [`super::grant_revoke_operation`] once the parameters are known.
-pub fn operation_for(method: &str) -> Option<Operation> {
+/// [`super::operation`] once the parameters are known.
+pub fn operation_for(method: Method) -> Operation {
     CAPABILITIES
         .iter()
         .find(|c| c.method == method)
         .map(|c| c.op)
+        .expect("every method has a row in CAPABILITIES")
 }
 
 /// The table as Markdown, for the docs.
@@ -229,7 +225,12 @@ pub fn capability_table_markdown() -> String {
     for c in CAPABILITIES {
         out.push_str(&format!(
             "| `{}` | {:?} | {} | {} | {} | {} |\n",
-            c.method, c.op, c.owner, c.companion, c.read_only, c.unknown
+            c.method.as_str(),
+            c.op,
+            c.owner,
+            c.companion,
+            c.read_only,
+            c.unknown
         ));
     }
     out
