@@ -283,7 +283,7 @@ fn run(cli: Cli) -> Result<()> {
             let now = now_secs();
             let minted = store.mint_enroll_token(&label, ttl, now)?;
             store.audit(
-                "enroll_minted",
+                dd_agent::store::AuditAction::EnrollMinted,
                 "local",
                 None,
                 &format!("{} ttl {ttl}s", minted.id),

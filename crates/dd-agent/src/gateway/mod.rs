@@ -1,18 +1,23 @@
 //! The network gateway: HTTP endpoints and the Noise WebSocket.
 //!
 //! `GET /health` answers JSON; `GET /noise/ws` upgrades to a WebSocket that
-//! carries one Noise transport message per binary frame ([`conn`]); every
-//! request is decided by [`crate::policy`] and carried out in [`dispatch`];
-//! attach streams run as tasks of their own ([`stream`]). [`live`] knows every
-//! connection and stream, so revocation can cut them at once.
+//! carries one Noise transport message per binary frame ([`conn`]: the
+//! handshake and the reader loop; [`writer`]: the sealing writer task;
+//! [`peer`]: the connection's shared state). [`dispatch`] types every
+//! request, asks [`crate::policy`] through its one gate and hands it to its
+//! area's handler ([`handlers`]); attach streams run as tasks of their own
+//! ([`stream`]). [`live`] knows every connection and stream, so revocation
+//! can cut them at once.
 
 mod accept;
 mod bounds;
 mod conn;
 mod dispatch;
+mod handlers;
 mod http;
 mod limits;
 mod live;
+mod peer;
 mod stream;
 mod writer;
 

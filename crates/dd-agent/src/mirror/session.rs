@@ -5,7 +5,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -106,11 +106,7 @@ pub struct Session {
     pub(crate) screen_kick: Arc<tokio::sync::Notify>,
 }
 
-/// Locks a mutex, ignoring poisoning (state stays consistent: every
-/// critical section is panic-free by construction).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub(crate) use crate::util::lock;
 
 /// Checks a PTY size.
 pub(crate) fn check_size(rows: u16, cols: u16) -> Result<(), SessionError> {
