@@ -10,34 +10,14 @@
 use std::sync::Arc;
 
 use dd_proto::{ErrorBody, ErrorCode, Params, Request, RequestError};
-use serde_json::Value;
 
+pub(crate) use super::handlers::Handled;
 use super::handlers::{self, audit, config, devices, grants, pairing, session, Ctx};
 use super::peer::Conn;
 use super::Agent;
 use crate::policy::{self, Ask, Denial, Principal, Scope};
 use crate::store::AuditAction;
 use crate::util::now_secs;
-
-/// What the connection does with a request's outcome.
-pub(crate) enum Handled {
-    /// Send this response.
-    Reply(Result<Value, ErrorBody>),
-    /// Send this error and close the connection.
-    ReplyThenClose(ErrorBody),
-    /// The handler already queued its response.
-    Sent,
-}
-
-impl From<Denial> for Handled {
-    fn from(d: Denial) -> Handled {
-        if d.closes_connection() {
-            Handled::ReplyThenClose(d.into())
-        } else {
-            Handled::Reply(Err(d.into()))
-        }
-    }
-}
 
 /// The gateway's one call of the policy: decides `ask` for `p`, and records
 /// a refusal (`denied`, with what was asked and the code).

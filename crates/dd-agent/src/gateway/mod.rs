@@ -144,7 +144,7 @@ pub async fn serve(
     let state = StateDir::open(&opts.state_dir)?;
     // One gateway per state dir: two would take the session host from
     // each other. Held until this process exits.
-    let lock_path = state.root().join("gateway.lock");
+    let lock_path = state.root().join(crate::layout::GATEWAY_LOCK);
     let gateway_lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -199,7 +199,10 @@ pub async fn serve(
         host_pid: sessions.host_pid().await,
     };
     let line = serde_json::to_string(&announce).expect("announce serializes");
-    std::fs::write(state.root().join("agent.json"), format!("{line}\n"))?;
+    std::fs::write(
+        state.root().join(crate::layout::ANNOUNCE),
+        format!("{line}\n"),
+    )?;
     println!("{line}");
     tracing::info!(%addr, url = %public_url, "dd-agent listening");
 

@@ -17,8 +17,28 @@ use serde_json::Value;
 
 use super::peer::Conn;
 use crate::mirror::{Session, SessionError};
-use crate::policy::Scope;
+use crate::policy::{Denial, Scope};
 use crate::store::StoreError;
+
+/// What the connection does with a request's outcome.
+pub(crate) enum Handled {
+    /// Send this response.
+    Reply(Result<Value, ErrorBody>),
+    /// Send this error and close the connection.
+    ReplyThenClose(ErrorBody),
+    /// The handler already queued its response.
+    Sent,
+}
+
+impl From<Denial> for Handled {
+    fn from(d: Denial) -> Handled {
+        if d.closes_connection() {
+            Handled::ReplyThenClose(d.into())
+        } else {
+            Handled::Reply(Err(d.into()))
+        }
+    }
+}
 
 /// Largest input accepted in one `session.input` or input message.
 pub(crate) const MAX_INPUT: usize = 64 * 1024;

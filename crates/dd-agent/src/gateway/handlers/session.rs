@@ -9,9 +9,8 @@ use dd_proto::methods::{
 };
 use dd_proto::{ErrorCode, Message, Method};
 
-use super::{check_input_size, done, err, find_session, ok, session_err, Ctx, Reply};
+use super::{check_input_size, done, err, find_session, ok, session_err, Ctx, Handled, Reply};
 use crate::gateway::bounds::MAX_STREAMS_PER_CONN;
-use crate::gateway::dispatch::Handled;
 use crate::gateway::peer::Conn;
 use crate::gateway::stream::{self, StreamStart};
 use crate::mirror::{Session, Subscription};
