@@ -136,14 +136,11 @@ fn derive_url(addr: SocketAddr) -> String {
     }
 }
 
-/// Runs the agent until SIGINT/SIGTERM (or until `stop` turns true).
-pub async fn serve(
-    opts: ServeOptions,
-    stop: Option<watch::Receiver<bool>>,
-) -> Result<(), ServeError> {
-    let state = StateDir::open(&opts.state_dir)?;
+/// Takes the state dir's gateway lock and opens the store, applying the
+/// configuration given on the command line.
+fn open_store(opts: &ServeOptions, state: &StateDir) -> Result<(std::fs::File, Store), ServeError> {
     // One gateway per state dir: two would take the session host from
-    // each other. Held until this process exits.
+    // each other.
     let lock_path = state.root().join(crate::layout::GATEWAY_LOCK);
     let gateway_lock = std::fs::OpenOptions::new()
         .create(true)
@@ -169,6 +166,17 @@ pub async fn serve(
             ..Default::default()
         })?;
     }
+    Ok((gateway_lock, store))
+}
+
+/// Runs the agent until SIGINT/SIGTERM (or until `stop` turns true).
+pub async fn serve(
+    opts: ServeOptions,
+    stop: Option<watch::Receiver<bool>>,
+) -> Result<(), ServeError> {
+    let state = StateDir::open(&opts.state_dir)?;
+    // Held until this process exits.
+    let (_gateway_lock, store) = open_store(&opts, &state)?;
     let cfg = store.config()?;
     let sessions = SessionManager::open(
         state.root(),
