@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use dd_proto::message::EndReason;
 use dd_proto::methods::Resume;
-use dd_proto::ErrorCode;
+use dd_proto::{ErrorCode, Event};
 
 use crate::error::ClientError;
 use crate::item::StreamItem;
@@ -102,6 +102,11 @@ pub fn on_error(e: &ClientError) -> Verdict {
     }
 }
 
+/// True when [`on_error`] says [`Verdict::Retry`].
+pub fn retryable(e: &ClientError) -> bool {
+    on_error(e) == Verdict::Retry
+}
+
 /// The verdict on `Event::End { reason }`: a client that fell behind
 /// (`too_slow`) or an agent going down (`shutdown`) resumes; the rest is
 /// final.
@@ -112,6 +117,19 @@ pub fn on_end(reason: EndReason) -> Verdict {
         EndReason::SessionEnded => Verdict::Stop(Stop::SessionEnded),
         EndReason::Revoked => Verdict::Stop(Stop::Revoked),
         EndReason::Expired => Verdict::Stop(Stop::Expired),
+    }
+}
+
+/// Why `item` ended its stream in a way worth resuming from: a lost
+/// connection ([`StreamItem::Disconnected`]) or an end that [`on_end`]
+/// retries. `None` for any other item, final ends included.
+pub fn lost(item: &StreamItem) -> Option<&str> {
+    match item {
+        StreamItem::Disconnected(why) => Some(why),
+        StreamItem::Event(Event::End { reason, message }) if on_end(*reason) == Verdict::Retry => {
+            Some(message)
+        }
+        _ => None,
     }
 }
 
@@ -166,15 +184,20 @@ impl Backoff {
 }
 
 /// Tries `attempt` until it succeeds or fails for good, on `backoff`'s
-/// schedule. Before try `n` (1, 2, ...) it calls `waiting(n, wait)` and
-/// sleeps `wait` (jittered). A failure that `classify` calls
-/// [`Verdict::Retry`] is tried again, unless `backoff.give_up_after` has
-/// passed since the call began: then, like any final failure, it is
-/// returned. Dropping the future cancels it (a caller's detach).
+/// schedule. Before try `n` (1, 2, ...) it calls `before(n, wait)` (to
+/// report the wait, or to end the retry with an error of its own, e.g.
+/// once a grant expired) and sleeps `wait` (jittered); if `stop` finishes
+/// during a wait, its error ends the retry (a user's detach). A try is
+/// never cut short by `stop`: it finishes and is judged (so a connection
+/// it opened can be closed). A failure that is `retryable` (for a
+/// [`ClientError`], [`retryable`]) is tried again, unless
+/// `backoff.give_up_after` has passed since the call began: then, like any
+/// final failure, it is returned.
 pub async fn retry<T, E, F, Fut>(
     backoff: &Backoff,
-    classify: impl Fn(&E) -> Verdict,
-    mut waiting: impl FnMut(u32, Duration),
+    retryable: impl Fn(&E) -> bool,
+    mut before: impl FnMut(u32, Duration) -> Result<(), E>,
+    stop: impl Future<Output = E>,
     mut attempt: F,
 ) -> Result<T, E>
 where
@@ -182,19 +205,24 @@ where
     Fut: Future<Output = Result<T, E>>,
 {
     let start = tokio::time::Instant::now();
+    tokio::pin!(stop);
     let mut n = 0u32;
     loop {
         n = n.saturating_add(1);
         let wait = backoff.delay(n, rand::random::<f64>());
-        waiting(n, wait);
-        tokio::time::sleep(wait).await;
+        before(n, wait)?;
+        tokio::select! {
+            biased;
+            e = &mut stop => return Err(e),
+            _ = tokio::time::sleep(wait) => {}
+        }
         match attempt().await {
             Ok(v) => return Ok(v),
             Err(e) => {
                 let late = backoff
                     .give_up_after
                     .is_some_and(|limit| start.elapsed() >= limit);
-                if late || classify(&e) != Verdict::Retry {
+                if late || !retryable(&e) {
                     return Err(e);
                 }
             }
@@ -277,7 +305,7 @@ impl Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dd_proto::{ErrorBody, Event};
+    use dd_proto::ErrorBody;
 
     /// Every code, with whether it is retried. The match makes a new code
     /// a compile error here until it is added to the table.
@@ -340,6 +368,7 @@ mod tests {
             ] {
                 let v = on_error(&e);
                 assert_eq!(v, on_code(code), "{code}");
+                assert_eq!(retryable(&e), retried, "{code}");
                 let want = match code {
                     _ if retried => Verdict::Retry,
                     ErrorCode::Revoked => Verdict::Stop(Stop::Revoked),
@@ -359,6 +388,7 @@ mod tests {
             ClientError::Protocol("garbled".into()),
         ] {
             assert_eq!(on_error(&e), Verdict::Retry, "{e}");
+            assert!(retryable(&e));
         }
     }
 
@@ -375,6 +405,32 @@ mod tests {
         ] {
             assert_eq!(on_end(reason), want, "{reason:?}");
         }
+    }
+
+    #[test]
+    fn lost_streams_are_the_resumable_ends() {
+        let end = |reason| {
+            StreamItem::Event(Event::End {
+                reason,
+                message: "why".into(),
+            })
+        };
+        assert_eq!(lost(&StreamItem::Disconnected("net".into())), Some("net"));
+        assert_eq!(lost(&end(EndReason::Shutdown)), Some("why"));
+        assert_eq!(lost(&end(EndReason::TooSlow)), Some("why"));
+        for r in [
+            EndReason::Detached,
+            EndReason::SessionEnded,
+            EndReason::Revoked,
+            EndReason::Expired,
+        ] {
+            assert_eq!(lost(&end(r)), None, "{r:?}");
+        }
+        let out = StreamItem::Output {
+            offset: 0,
+            data: vec![],
+        };
+        assert_eq!(lost(&out), None);
     }
 
     #[test]
@@ -435,8 +491,12 @@ mod tests {
         let mut waits = Vec::new();
         let r: Result<&str, ClientError> = retry(
             &tiny(None),
-            on_error,
-            |n, d| waits.push((n, d)),
+            retryable,
+            |n, d| {
+                waits.push((n, d));
+                Ok(())
+            },
+            std::future::pending(),
             || {
                 tries += 1;
                 let t = tries;
@@ -464,8 +524,9 @@ mod tests {
         let mut tries = 0;
         let r: Result<(), ClientError> = retry(
             &tiny(None),
-            on_error,
-            |_, _| {},
+            retryable,
+            |_, _| Ok(()),
+            std::future::pending(),
             || {
                 tries += 1;
                 async {
@@ -482,12 +543,80 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn retry_ends_when_before_refuses() {
+        let mut tries = 0;
+        let r: Result<(), ClientError> = retry(
+            &tiny(None),
+            retryable,
+            |n, _| {
+                if n < 3 {
+                    Ok(())
+                } else {
+                    Err(ClientError::Timeout)
+                }
+            },
+            std::future::pending(),
+            || {
+                tries += 1;
+                async { Err(ClientError::Closed) }
+            },
+        )
+        .await;
+        assert_eq!(r, Err(ClientError::Timeout));
+        assert_eq!(tries, 2);
+    }
+
+    #[tokio::test]
+    async fn retry_stops_during_a_wait_but_not_during_a_try() {
+        let stop = tokio::sync::Notify::new();
+        let mut tries = 0;
+        let slow = Backoff {
+            first: Duration::from_secs(3600),
+            ..Backoff::PHONE
+        };
+        let r = retry(
+            &slow,
+            retryable,
+            |_, _| Ok(()),
+            async {
+                stop.notified().await;
+                ClientError::Closed
+            },
+            || {
+                tries += 1;
+                async { Ok(()) }
+            },
+        );
+        stop.notify_one();
+        assert_eq!(r.await, Err::<(), _>(ClientError::Closed));
+        assert_eq!(tries, 0);
+        // A try in flight when the stop comes is finished and judged.
+        let stop = tokio::sync::Notify::new();
+        let r: Result<&str, ClientError> = retry(
+            &tiny(None),
+            retryable,
+            |_, _| Ok(()),
+            async {
+                stop.notified().await;
+                ClientError::Closed
+            },
+            || {
+                stop.notify_one();
+                async { Ok("done") }
+            },
+        )
+        .await;
+        assert_eq!(r, Ok("done"));
+    }
+
+    #[tokio::test]
     async fn retry_gives_up_after_its_limit() {
         let mut tries = 0;
         let r: Result<(), ClientError> = retry(
             &tiny(Some(Duration::ZERO)),
-            on_error,
-            |_, _| {},
+            retryable,
+            |_, _| Ok(()),
+            std::future::pending(),
             || {
                 tries += 1;
                 async { Err(ClientError::Connect("down".into())) }
