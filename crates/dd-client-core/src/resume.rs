@@ -307,8 +307,8 @@ mod tests {
     use super::*;
     use dd_proto::ErrorBody;
 
-    /// Every code, with whether it is retried. The match makes a new code
-    /// a compile error here until it is added to the table.
+    /// Every code, with whether it is retried (a new code does not compile
+    /// in `retryable_code` until it is decided there; add it here too).
     const ALL: [(ErrorCode, bool); 18] = [
         (ErrorCode::Unauthorized, false),
         (ErrorCode::Forbidden, false),
@@ -331,30 +331,10 @@ mod tests {
     ];
 
     #[test]
-    fn the_table_lists_every_code_once() {
+    fn the_table_lists_each_code_once() {
         let mut seen = std::collections::HashSet::new();
         for (code, _) in ALL {
             assert!(seen.insert(code), "{code} twice");
-            match code {
-                ErrorCode::Unauthorized
-                | ErrorCode::Forbidden
-                | ErrorCode::Revoked
-                | ErrorCode::Expired
-                | ErrorCode::TokenInvalid
-                | ErrorCode::TokenUsed
-                | ErrorCode::TokenExpired
-                | ErrorCode::TokenCancelled
-                | ErrorCode::NotFound
-                | ErrorCode::BadRequest
-                | ErrorCode::UnknownMethod
-                | ErrorCode::TooLarge
-                | ErrorCode::RateLimited
-                | ErrorCode::SessionEnded
-                | ErrorCode::UnsupportedVersion
-                | ErrorCode::TooSlow
-                | ErrorCode::Truncated
-                | ErrorCode::Internal => {}
-            }
         }
     }
 

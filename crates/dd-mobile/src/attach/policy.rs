@@ -153,15 +153,4 @@ mod tests {
             Next::Retry(_)
         ));
     }
-
-    #[test]
-    fn fresh_bytes_only() {
-        assert_eq!(fresh(None, 5, b"abc"), Some((5, &b"abc"[..])));
-        assert_eq!(fresh(Some(5), 5, b"abc"), Some((5, &b"abc"[..])));
-        assert_eq!(fresh(Some(6), 5, b"abc"), Some((6, &b"bc"[..])));
-        assert_eq!(fresh(Some(8), 5, b"abc"), None);
-        assert_eq!(fresh(Some(100), 5, b"abc"), None);
-        assert_eq!(fresh(Some(3), 5, b"abc"), Some((5, &b"abc"[..])));
-        assert_eq!(fresh(Some(5), 5, b""), None);
-    }
 }
