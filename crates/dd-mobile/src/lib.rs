@@ -54,7 +54,7 @@ pub mod policy {
 #[uniffi::export]
 pub fn parse_link(url: String) -> Result<PairingOffer, MobileError> {
     let link = dd_proto::Link::parse_kind(&url, dd_proto::LinkKind::Pair)?;
-    link.check_fresh(companion::now_secs())?;
+    link.check_fresh(dd_client_core::clock::now_secs())?;
     Ok(PairingOffer {
         agent_url: link.agent_url.clone(),
         session_id: link.session_id.clone(),
@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn parse_link_previews_and_refuses() {
-        let later = companion::now_secs() + 300;
+        let later = dd_client_core::clock::now_secs() + 300;
         let offer = parse_link(link(LinkKind::Pair, later)).unwrap();
         assert_eq!(
             offer,
@@ -102,7 +102,7 @@ mod tests {
             }
         );
         assert_eq!(
-            parse_link(link(LinkKind::Pair, companion::now_secs() - 1)),
+            parse_link(link(LinkKind::Pair, dd_client_core::clock::now_secs() - 1)),
             Err(MobileError::LinkExpired)
         );
         assert!(matches!(

@@ -5,7 +5,9 @@
 
 use dd_proto::methods;
 
-use super::{lock, Inner, SessionListener};
+use dd_client_core::sync::lock;
+
+use super::{Inner, SessionListener};
 use crate::error::MobileError;
 use crate::prompt::{sanitized, InputNeeded};
 
