@@ -61,15 +61,16 @@ struct TerminalHost: UIViewRepresentable {
         private var pinchStart: Double?
 
         init(controller: SessionController) {
-            self.controller = controller
-            terminal = ViewerTerminalView(frame: CGRect(x: 0, y: 0, width: 320, height: 240))
-            terminal.typingAllowed = !controller.readOnly
+            let view = ViewerTerminalView(frame: CGRect(x: 0, y: 0, width: 320, height: 240))
+            view.typingAllowed = !controller.readOnly
             // One key bar: the app's (SwiftUI, above the keyboard), not
             // SwiftTerm's TerminalAccessory too.
-            terminal.inputAccessoryView = nil
+            view.inputAccessoryView = nil
             // The outer scroll view pans; the emulator's own scrollback is
             // wiped by every snapshot, the core's History is the scrollback.
-            terminal.isScrollEnabled = false
+            view.isScrollEnabled = false
+            self.controller = controller
+            terminal = view
             super.init()
             terminal.terminalDelegate = self
         }
