@@ -12,7 +12,7 @@ import urllib.parse
 import pytest
 
 import dd_mobile as dm
-from test_ffi import Collector, PyStore, link_of, run
+from test_ffi import Collector, PyStore, link_of, prompt_session, run, writer_and_viewer
 
 
 def numbered_shell(owner, count):
@@ -125,14 +125,8 @@ def test_history_refusals(owner, session):
 
 
 def test_answer_prompt_without_attaching(owner):
-    session = owner.client(
-        "session", "new", "--detach", "--",
-        "bash", "-c", "read -p 'Continue? [y/N] ' a; echo got-$a; sleep 600",
-    )["id"]
-    comp = dm.Companion(PyStore())
-    run(comp.redeem(link_of(owner, session), "py-answer"))
-    viewer = dm.Companion(PyStore())
-    run(viewer.redeem(link_of(owner, session, "--read-only"), "py-answer-ro"))
+    session = prompt_session(owner)
+    comp, viewer = writer_and_viewer(owner, session, "py-answer")
     seq = wait_meta(comp, session, lambda m: m.waiting is not None, what="prompt").waiting.seq
 
     # A notification for an older (or newer) question is refused, nothing typed.

@@ -21,6 +21,15 @@ final class SessionControllerTests: XCTestCase {
             zoom: ZoomStore(defaults: defaults))
     }
 
+    /// A controller whose attach has started and not finished yet.
+    private func controllerStillConnecting() async -> SessionController {
+        core.holdAttach.update { $0 = true }
+        let c = controller()
+        c.start()
+        await eventually("attach in flight") { self.core.isHoldingAttach }
+        return c
+    }
+
     func testStartAttachesOnceAndForwardsTheUsersKeys() async {
         let c = controller()
         c.start()
@@ -36,10 +45,7 @@ final class SessionControllerTests: XCTestCase {
     }
 
     func testLeavingWhileConnectingEndsTheLateStream() async {
-        core.holdAttach.update { $0 = true }
-        let c = controller()
-        c.start()
-        await eventually("attach in flight") { self.core.isHoldingAttach }
+        let c = await controllerStillConnecting()
         c.leave()
         core.releaseAttach()
         await eventually("late stream detached") {
@@ -52,10 +58,7 @@ final class SessionControllerTests: XCTestCase {
     }
 
     func testComingBackWhileConnectingKeepsTheStream() async {
-        core.holdAttach.update { $0 = true }
-        let c = controller()
-        c.start()
-        await eventually("attach in flight") { self.core.isHoldingAttach }
+        let c = await controllerStillConnecting()
         c.leave()
         c.start()
         core.releaseAttach()

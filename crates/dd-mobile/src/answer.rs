@@ -101,19 +101,9 @@ fn choose(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dd_proto::methods::{Choice, PromptSource};
 
     fn p(seq: u64) -> methods::InputNeeded {
-        methods::InputNeeded {
-            session: "s_1".into(),
-            seq,
-            title: "sh".into(),
-            body: "Continue? [y/N]".into(),
-            prompt: "Continue? [y/N]".into(),
-            choices: vec![Choice::new("Yes", b"y\r"), Choice::new("No", b"n\r")],
-            at: 1,
-            source: PromptSource::Heuristic,
-        }
+        crate::prompt::sample(seq)
     }
 
     #[test]
