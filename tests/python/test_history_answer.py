@@ -4,7 +4,9 @@ generated Python bindings against a real agent; also that redeem waits for
 an agent that is not reachable yet (the iOS Local Network prompt)."""
 
 import json
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -12,6 +14,7 @@ import urllib.parse
 import pytest
 
 import dd_mobile as dm
+from conftest import Owner
 from test_ffi import Collector, PyStore, link_of, prompt_session, run, writer_and_viewer
 
 
@@ -106,6 +109,45 @@ def test_history_survives_attach_snapshot_and_grows_newer(owner, session):
     assert idle.added == 0 and idle.end == newer.end
 
 
+@pytest.fixture(scope="module")
+def capped_owner():
+    """An agent that keeps only the last 64 KiB of each transcript on disk."""
+    tmp = tempfile.mkdtemp(prefix="dd-ffi-cap-")
+    o = Owner(tmp, "--transcript-cap", "64KiB")
+    try:
+        yield o
+    finally:
+        o.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_history_stops_at_what_the_agent_still_keeps(capped_owner):
+    # 1.1 MB, more than the agent keeps in memory (1 MiB) and far over the cap.
+    session = capped_owner.client(
+        "session", "new", "--detach", "--",
+        "sh", "-c", "head -c 1100000 /dev/zero | tr '\\0' x; echo; seq 1 2000; echo done-printing; sleep 600",
+    )["id"]
+    comp = dm.Companion(PyStore())
+    run(comp.redeem(link_of(capped_owner, session), "py-history-cap"))
+    end = wait_meta(comp, session, lambda m: m.end_offset > 1_100_000, what="output").end_offset
+    history = comp.history(session)
+    page = run(history.load_older(1 << 20))
+    pages = 1
+    while not page.at_beginning:
+        page = run(history.load_older(1 << 20))
+        pages += 1
+        assert pages < 6, "history never reached what is kept"
+    # It stops at the oldest byte still kept, not the transcript's start
+    # (the agent reported the rest dropped), contiguous up to the end.
+    assert 0 < page.start < end - 64 * 1024
+    assert page.end == end
+    assert not page.at_limit
+    assert numbers(page.lines)[-2000:] == list(range(1, 2001))
+    assert page.lines[-1] == "done-printing"
+    again = run(history.load_older(1 << 20))
+    assert again.added == 0 and again.start == page.start
+
+
 def test_history_refusals(owner, session):
     comp = dm.Companion(PyStore())
     with pytest.raises(dm.MobileError.NotFound):
@@ -144,8 +186,13 @@ def test_answer_prompt_without_attaching(owner):
 
     run(comp.answer_prompt(session, seq, "Yes", 1000))
     wait_meta(comp, session, lambda m: m.waiting is None, what="prompt cleared")
-    lines = run(comp.history(session).load_older(4096)).lines
-    assert any(l == "got-y" for l in lines), lines
+    history = comp.history(session)
+    lines = run(history.load_older(4096)).lines
+    deadline = time.time() + 10
+    while "got-y" not in lines and time.time() < deadline:
+        time.sleep(0.1)
+        lines = run(history.load_newer()).lines
+    assert "got-y" in lines, lines
     with pytest.raises(dm.MobileError.Agent) as idle:
         run(comp.answer_prompt(session, seq, "y", 1000))
     assert idle.value.code == "not_waiting"

@@ -63,18 +63,38 @@ struct State {
     at_beginning: bool,
     rows: u16,
     cols: u16,
+    /// `data` rendered, until `data` or the size changes.
+    lines: Option<Vec<String>>,
 }
 
 impl State {
-    fn page(&self, added: u64) -> HistoryPage {
+    /// Everything loaded, rendered once per change of what is loaded.
+    fn page(&mut self, added: u64) -> HistoryPage {
+        if added > 0 {
+            self.lines = None;
+        }
+        let (data, rows, cols) = (&self.data, self.rows, self.cols);
+        let lines = self
+            .lines
+            .get_or_insert_with(|| render(data, rows, cols))
+            .clone();
         HistoryPage {
             start: self.start,
             end: self.end,
             added,
             at_beginning: self.at_beginning,
             at_limit: self.data.len() >= LOADED_MAX,
-            lines: render(&self.data, self.rows, self.cols),
+            lines,
             cols: self.cols,
+        }
+    }
+
+    /// The session's size as the last fetch saw it.
+    fn resized(&mut self, rows: u16, cols: u16) {
+        if (rows, cols) != (self.rows, self.cols) {
+            self.rows = rows;
+            self.cols = cols;
+            self.lines = None;
         }
     }
 }
@@ -225,8 +245,7 @@ impl History {
         st.data = data;
         st.start = if added > 0 { got.start } else { to };
         st.at_beginning = got.at_beginning || st.start == 0;
-        st.rows = got.rows;
-        st.cols = got.cols;
+        st.resized(got.rows, got.cols);
         Ok(st.page(added))
     }
 
@@ -261,8 +280,7 @@ impl History {
         }
         st.data.extend_from_slice(&got.data);
         st.end = from.max(got.start).saturating_add(added);
-        st.rows = got.rows;
-        st.cols = got.cols;
+        st.resized(got.rows, got.cols);
         Ok(st.page(added))
     }
 
