@@ -19,12 +19,12 @@ struct ScannerSheet: View {
                             .font(.largeTitle)
                         Text(problem)
                             .multilineTextAlignment(.center)
+                            .accessibilityIdentifier("scanner.problem")
                         Text("Paste the link instead, or open it with the dd:// URL.")
                             .font(.footnote)
                     }
                     .foregroundStyle(.white)
                     .padding()
-                    .accessibilityIdentifier("scanner.problem")
                 } else {
                     QRScannerView(
                         onCode: onCode,
