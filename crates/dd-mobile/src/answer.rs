@@ -5,12 +5,11 @@
 
 use std::time::Duration;
 
-use dd_proto::methods::{self, SendInput, SessionInfo, SessionRef};
+use dd_client_core::prompt::{answer_waiting, AnswerError};
 
 use crate::companion::Companion;
 use crate::error::MobileError;
 use crate::net::Dialer;
-use crate::prompt::sanitized;
 use crate::wait::connect_within;
 
 /// The longest `answer_prompt` waits for the agent to be reachable.
@@ -51,71 +50,50 @@ async fn answer_on(
     seq: u64,
     choice: &str,
 ) -> Result<(), MobileError> {
-    let info: SessionInfo = conn
-        .call_typed(
-            methods::SESSION_META,
-            &SessionRef {
-                session: session_id.to_owned(),
-            },
-        )
-        .await?;
-    let bytes = choose(session_id, info.waiting.map(|p| sanitized(*p)), seq, choice)?;
-    let params = SendInput {
-        session: session_id.to_owned(),
-        data: dd_proto::keys::encode_bytes(&bytes),
-    };
-    let _: serde_json::Value = conn.call_typed(methods::SESSION_INPUT, &params).await?;
-    Ok(())
+    match answer_waiting(conn, session_id, choice, Some(seq)).await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(refusal(e)),
+    }
 }
 
-/// The bytes answering prompt `seq` with `choice`, given what waits now.
-fn choose(
-    session_id: &str,
-    waiting: Option<methods::InputNeeded>,
-    seq: u64,
-    choice: &str,
-) -> Result<Vec<u8>, MobileError> {
-    let Some(p) = waiting else {
-        return Err(MobileError::Agent {
-            code: "not_waiting".into(),
-            message: format!("session {session_id} waits for no answer"),
-        });
+/// What an answer that was not sent means for the phone.
+fn refusal(e: AnswerError) -> MobileError {
+    let agent = |code: &str, message: String| MobileError::Agent {
+        code: code.into(),
+        message,
     };
-    if p.seq != seq {
-        return Err(MobileError::Agent {
-            code: "stale_prompt".into(),
-            message: format!(
-                "question {seq} no longer waits; session {session_id} now asks question {}",
-                p.seq
-            ),
-        });
+    match e {
+        AnswerError::Client(e) => e.into(),
+        AnswerError::NotWaiting { .. } => agent("not_waiting", e.to_string()),
+        AnswerError::Stale { asked, now } => agent(
+            "stale_prompt",
+            format!("question {asked} no longer waits; question {now} does"),
+        ),
+        AnswerError::Choose(e) => agent("no_such_choice", e.to_string()),
     }
-    dd_client_core::prompt::choose(&p, choice)
-        .map(|(_, bytes)| bytes)
-        .map_err(|e| MobileError::Agent {
-            code: "no_such_choice".into(),
-            message: e.to_string(),
-        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn p(seq: u64) -> methods::InputNeeded {
-        crate::prompt::sample(seq)
-    }
+    use dd_client_core::prompt::ChooseError;
 
     #[test]
-    fn answers_only_the_prompt_that_waits_now() {
-        assert_eq!(choose("s_1", Some(p(3)), 3, "no").unwrap(), b"n\r");
-        assert_eq!(choose("s_1", Some(p(3)), 3, "1").unwrap(), b"y\r");
-        let none = choose("s_1", None, 3, "y").unwrap_err();
-        assert_eq!(none.code(), "not_waiting");
-        let stale = choose("s_1", Some(p(4)), 3, "y").unwrap_err();
-        assert_eq!(stale.code(), "stale_prompt");
-        assert!(stale.message().contains("question 4"), "{stale}");
-        let odd = choose("s_1", Some(p(3)), 3, "maybe").unwrap_err();
-        assert_eq!(odd.code(), "no_such_choice");
+    fn refusals_keep_their_meaning() {
+        let e = refusal(AnswerError::NotWaiting {
+            session: "s_1".into(),
+        });
+        assert_eq!(e.code(), "not_waiting");
+        let e = refusal(AnswerError::Stale { asked: 3, now: 4 });
+        assert_eq!(e.code(), "stale_prompt");
+        assert!(e.message().contains("question 4"), "{e}");
+        let e = refusal(AnswerError::Choose(ChooseError::NoSuchChoice {
+            answer: "maybe".into(),
+            seq: 3,
+            hint: "choose one of: 1) Yes, 2) No".into(),
+        }));
+        assert_eq!(e.code(), "no_such_choice");
+        let e = refusal(AnswerError::Client(dd_client_core::ClientError::Closed));
+        assert!(matches!(e, MobileError::Network { .. }), "{e:?}");
     }
 }
