@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use dd_client_core::clock::now_secs;
+use dd_client_core::sync::lock;
 use dd_proto::link::{Link, LinkKind};
 use dd_proto::methods::{
     self, GrantInfo, GrantRevoke, PairRedeem, Resume, SessionInfo, SessionRef,
@@ -21,13 +23,6 @@ use crate::types::{ResumeFrom, SessionMeta};
 
 /// How long `forget` tries to reach the agent before deleting anyway.
 const FORGET_TIMEOUT: Duration = Duration::from_secs(5);
-
-pub(crate) fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
 
 /// The phone's side of dd: one per app, over the host's secure store.
 #[derive(uniffi::Object)]
@@ -64,23 +59,23 @@ fn parse_result<T: serde::de::DeserializeOwned>(
 }
 
 impl Companion {
-    fn load(&self, session_id: &str) -> Result<StoredCredential, MobileError> {
+    pub(crate) fn load(&self, session_id: &str) -> Result<StoredCredential, MobileError> {
         credential::load(&self.store, session_id)
     }
 
     /// The dialer of a stored credential, with this companion's settings.
-    fn dialer(&self, stored: &StoredCredential) -> Result<Dialer, MobileError> {
+    pub(crate) fn dialer(&self, stored: &StoredCredential) -> Result<Dialer, MobileError> {
         Dialer::of(stored, self.connect_options())
     }
 
     /// The connection settings every dial uses.
     pub fn connect_options(&self) -> dd_client_core::ConnectOptions {
-        crate::attach::lock(&self.net).clone()
+        lock(&self.net).clone()
     }
 
     /// Replaces the connection settings (Rust hosts: `dd-companion`).
     pub fn set_connect_options(&self, opts: dd_client_core::ConnectOptions) {
-        *crate::attach::lock(&self.net) = opts;
+        *lock(&self.net) = opts;
     }
 
     /// A connection to the session's agent as its stored credential, for
@@ -159,7 +154,7 @@ impl Companion {
             Some(p) => dd_client_core::TlsOptions::with_ca_pem(p.as_bytes())?,
             None => dd_client_core::TlsOptions::default(),
         };
-        crate::attach::lock(&self.net).tls = tls;
+        lock(&self.net).tls = tls;
         Ok(())
     }
 
@@ -176,7 +171,7 @@ impl Companion {
             code: "bad_request".into(),
             message,
         })?;
-        crate::attach::lock(&self.net).keepalive = keepalive;
+        lock(&self.net).keepalive = keepalive;
         Ok(())
     }
 
@@ -193,7 +188,10 @@ impl Companion {
             key,
             opts: self.connect_options(),
         };
-        let conn = dialer.connect().await?;
+        // Patient: the first connection to a LAN agent fails while iOS asks
+        // for the Local Network permission. Nothing was sent before it opens,
+        // so trying again cannot spend the token.
+        let conn = crate::wait::connect_within(&dialer, crate::wait::REDEEM_WAIT).await?;
         // The token travels only inside the Noise channel; the link (and
         // its token) is wiped when `link` drops.
         let params = serde_json::to_value(PairRedeem {
@@ -267,7 +265,7 @@ impl Companion {
             tracing::info!(%session_id, %e, "could not revoke the grant; deleting anyway");
         }
         self.store.delete(credential::store_key(&session_id))?;
-        crate::attach::lock(&self.last_seen).remove(&session_id);
+        lock(&self.last_seen).remove(&session_id);
         Ok(())
     }
 
@@ -318,9 +316,7 @@ impl Companion {
     ) -> Result<Arc<AttachHandle>, MobileError> {
         let stored = self.load(&session_id)?;
         let dialer = self.dialer(&stored)?;
-        let last = crate::attach::lock(&self.last_seen)
-            .get(&session_id)
-            .copied();
+        let last = lock(&self.last_seen).get(&session_id).copied();
         let first = match resume {
             ResumeFrom::Screen => Resume::Screen,
             ResumeFrom::Start => Resume::Offset { offset: 0 },

@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use crate::attach::{lock, Inner};
+use dd_client_core::sync::lock;
+
+use crate::attach::Inner;
 
 /// How long a probe waits for the agent to answer.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
