@@ -67,7 +67,9 @@ pub enum Command {
         #[arg(last = true, required = true)]
         text: Vec<String>,
     },
-    /// Print the session's output (raw bytes) to stdout.
+    /// Print the session's output (raw bytes) to stdout. Reconnects and
+    /// resumes by itself after a lost link; SIGUSR1 means "the network
+    /// path changed" (what the phone's path monitor reports): reconnect now.
     Watch {
         /// Session id.
         session_id: String,

@@ -332,3 +332,59 @@ fn slow_idle_link_has_no_false_disconnect() {
         watch.stderr()
     );
 }
+
+/// The figures in docs/benchmarks.md ("Dead links and roaming"), with the
+/// DEFAULT timeouts on both sides (phone: ping after 3 s, dead after 8 s;
+/// agent: ping after 15 s, close after 60 s). Each run cuts the path
+/// silently, waits for both sides to notice, heals it, signals a path
+/// change (SIGUSR1, as the app's path monitor would) and times the
+/// resume; at the end every line must have arrived exactly once. About a
+/// minute per run: `DD_BENCH_RUNS=5 cargo test -p dd-companion --test netns
+/// -- --ignored --nocapture bench_`.
+#[test]
+#[ignore]
+fn bench_dead_link_defaults() {
+    let runs: usize = std::env::var("DD_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let Some(mut r) = rig(&[]) else { return };
+    let mut c = r.comp();
+    c.args(["watch", &r.session, "--from", "start"]);
+    r.watch = Some(Running::spawn(&mut c));
+    r.until(20, "first lines", |r| r.last_line() >= 10);
+    let (mut phone, mut agent, mut live) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs {
+        r.until(20, "one client", |r| r.clients() == 1);
+        let losses = r.losses();
+        let lived = r.watch().stderr().matches("live again").count();
+        r.lab.cut();
+        phone.push(r.until(30, "phone notices", |r| r.losses() > losses));
+        // The phone noticed first; the agent's clock started at the cut too.
+        let start = Instant::now() - *phone.last().unwrap();
+        r.until(90, "agent frees", |r| r.clients() == 0);
+        agent.push(start.elapsed());
+        if run % 2 == 1 {
+            r.lab.roam(10 + run as u8);
+        }
+        let before = r.last_line();
+        r.lab.heal();
+        let healed = Instant::now();
+        let pid = r.watch().child.id().to_string();
+        Command::new("kill").args(["-USR1", &pid]).status().unwrap();
+        r.until(20, "live again", |r| {
+            r.watch().stderr().matches("live again").count() > lived && r.last_line() > before
+        });
+        live.push(healed.elapsed());
+    }
+    assert_exactly_once(&r.watch().stdout());
+    let stat = |v: &mut Vec<Duration>| {
+        v.sort();
+        (v[v.len() / 2].as_secs_f64(), v[v.len() - 1].as_secs_f64())
+    };
+    let ((pm, px), (am, ax), (lm, lx)) = (stat(&mut phone), stat(&mut agent), stat(&mut live));
+    println!(
+        "BENCH runs={runs} phone_notice_s median={pm:.2} max={px:.2} agent_free_s median={am:.2} max={ax:.2} live_again_s median={lm:.2} max={lx:.2} lines={} lost_or_repeated=0",
+        r.last_line()
+    );
+}

@@ -44,9 +44,23 @@ pub async fn run(
     let handle = comp.attach(session_id, resume, listener).await?;
     let mut stdout = std::io::stdout();
     let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
+    // SIGUSR1 stands for the phone's network-path monitor: "the path
+    // changed", so a reconnect waiting on backoff tries now.
+    let mut path_changed =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()).ok();
+    let mut lost = false;
     let result = loop {
         let item = tokio::select! {
             i = rx.recv() => i,
+            Some(()) = async {
+                match path_changed.as_mut() {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                comp.network_path_changed();
+                continue;
+            }
             _ = tokio::time::sleep_until(deadline.unwrap_or(far)) => {
                 break Err(CliError::coded("timeout", "gave up waiting").into());
             }
@@ -75,6 +89,7 @@ pub async fn run(
                 attempt,
                 retry_in_ms,
             }) => {
+                lost = true;
                 eprintln!("connection lost; reconnecting (attempt {attempt}, in {retry_in_ms} ms)")
             }
             Item::State(state) if state.is_final() => {
@@ -89,6 +104,10 @@ pub async fn run(
                     .into());
                 }
                 break Ok(0);
+            }
+            Item::State(ConnectionState::Live) if lost => {
+                lost = false;
+                eprintln!("connection live again");
             }
             Item::State(_) => {}
         }
