@@ -125,6 +125,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tls_kinds_are_distinct() {
+        let (h, d) = (String::from("h"), String::from("d"));
+        let kinds = [
+            ClientError::Tls(TlsError::BadCertificate { host: h.clone(), detail: d.clone() }),
+            ClientError::Tls(TlsError::WrongHost { host: h.clone(), detail: d.clone() }),
+            ClientError::Tls(TlsError::Handshake { host: h, detail: d }),
+            ClientError::Tls(TlsError::CaFile("x".into())),
+            ClientError::NoUpgrade("x".into()),
+        ]
+        .map(|e| e.kind());
+        let unique: std::collections::HashSet<_> = kinds.iter().collect();
+        assert_eq!(unique.len(), kinds.len(), "{kinds:?}");
+    }
+
+    #[test]
     fn codes_and_authorization() {
         let e = ClientError::Rpc(ErrorBody::new(ErrorCode::TokenUsed, "used"));
         assert_eq!(e.code(), Some(ErrorCode::TokenUsed));
@@ -141,6 +156,8 @@ mod tests {
             ClientError::Connect("x".into()),
             ClientError::Handshake("x".into()),
             ClientError::Protocol("x".into()),
+            ClientError::NoUpgrade("x".into()),
+            ClientError::Tls(TlsError::CaFile("x".into())),
         ] {
             assert_eq!(e.code(), None);
             assert!(!e.is_authorization());
