@@ -152,7 +152,7 @@ impl Connection {
             .send(Message::Request {
                 id,
                 method: method.to_owned(),
-                params,
+                params: params.into(),
             })
             .await;
         if let Err(e) = sent {

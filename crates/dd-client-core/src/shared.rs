@@ -93,7 +93,9 @@ impl Shared {
         Message::Request {
             id: self.take_id(),
             method: methods::SESSION_DETACH.to_owned(),
-            params: serde_json::to_value(Detach { stream }).unwrap_or_default(),
+            params: serde_json::to_value(Detach { stream })
+                .unwrap_or_default()
+                .into(),
         }
     }
 
@@ -115,7 +117,7 @@ mod tests {
             .map(|_| match s.detach_request(7) {
                 Message::Request { id, method, params } => {
                     assert_eq!(method, "session.detach");
-                    assert_eq!(params, serde_json::json!({ "stream": 7 }));
+                    assert_eq!(params.to_value(), serde_json::json!({ "stream": 7 }));
                     id
                 }
                 other => panic!("not a request: {other:?}"),

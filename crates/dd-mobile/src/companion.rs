@@ -54,7 +54,7 @@ fn parse_result<T: serde::de::DeserializeOwned>(
 }
 
 impl Companion {
-    fn load(&self, session_id: &str) -> Result<StoredCredential, MobileError> {
+    pub(crate) fn load(&self, session_id: &str) -> Result<StoredCredential, MobileError> {
         credential::load(&self.store, session_id)
     }
 
@@ -111,7 +111,10 @@ impl Companion {
             agent_key: link.agent_key,
             key,
         };
-        let conn = dialer.connect().await?;
+        // Patient: the first connection to a LAN agent fails while iOS asks
+        // for the Local Network permission. Nothing was sent before it opens,
+        // so trying again cannot spend the token.
+        let conn = crate::wait::connect_within(&dialer, crate::wait::REDEEM_WAIT).await?;
         // The token travels only inside the Noise channel; the link (and
         // its token) is wiped when `link` drops.
         let params = serde_json::to_value(PairRedeem {
