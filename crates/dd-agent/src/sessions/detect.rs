@@ -2,8 +2,13 @@
 //! signals, quiet periods and the screen into `input_needed` and
 //! `input_cleared` events.
 //!
-//! * An explicit signal (BEL, OSC 9/777/99) raises an event at once, unless
-//!   the prompt waiting now came from the same signal with the same text.
+//! * An explicit signal (BEL, OSC 9/777/99, an agent hook's OSC 6464)
+//!   raises an event at once, unless the prompt waiting now came from the
+//!   same signal with the same text, or it is a bell or notification within
+//!   [`OWNER_ECHO`] of input (the owner's own: Tab completion, vim's Esc).
+//!   A hook's `cleared` clears the waiting prompt.
+//! * A signal raised before its question was drawn is replaced at the first
+//!   quiet point once the screen shows the question and its choices.
 //! * When output has been quiet for the quiet period and no input arrived
 //!   since the last output, the screen is examined ([`super::heuristic`]);
 //!   a question or menu raises an event, unless it is the prompt raised
@@ -35,6 +40,11 @@ use crate::util::now_secs;
 
 /// Events kept for subscribers that are behind.
 const LOG_LEN: usize = 32;
+
+/// A bell or notification this soon after input is the owner's own
+/// (a Tab completion that found nothing, vim's Esc in normal mode): it
+/// raises nothing. Hook signals are exact and always count.
+pub(crate) const OWNER_ECHO: Duration = Duration::from_millis(400);
 
 /// The agent-wide detection settings, shared by every session and changed
 /// at runtime by `agent.config.set`.
@@ -107,6 +117,7 @@ pub(crate) struct Prompts {
     log: VecDeque<(u64, u64, PromptEvent)>,
     gen: u64,
     last_output: Instant,
+    last_input: Option<Instant>,
     input_since_output: bool,
     check_pending: bool,
 }
@@ -128,6 +139,7 @@ impl Prompts {
             log: VecDeque::new(),
             gen: 0,
             last_output: Instant::now(),
+            last_input: None,
             input_since_output: false,
             check_pending: false,
         }
@@ -239,8 +251,17 @@ impl Prompts {
         if moved {
             self.clear(ctx.offset);
         }
+        let owners = self
+            .last_input
+            .is_some_and(|t| now.duration_since(t) < OWNER_ECHO);
         for s in signals {
             let (title, body) = match &s {
+                Signal::HookCleared => {
+                    self.clear(ctx.offset);
+                    continue;
+                }
+                Signal::Hook { title, body } => (title.clone(), body.clone()),
+                _ if owners => continue,
                 Signal::Bel => (String::new(), String::new()),
                 Signal::Notify { title, body, .. } => (title.clone(), body.clone()),
             };
@@ -260,6 +281,7 @@ impl Prompts {
             return false;
         }
         self.input_since_output = true;
+        self.last_input = Some(Instant::now());
         self.clear(offset)
     }
 
@@ -280,8 +302,22 @@ impl Prompts {
         if let Some(w) = self.waiting.as_mut() {
             match &w.reference {
                 None => {
-                    w.reference = Some(fp);
-                    return false;
+                    // A signal sent before its question was drawn: now the
+                    // screen shows it, replace the event with one that
+                    // carries the question and its choices.
+                    let found = analyze(&lines, ctx.screen.application_cursor());
+                    let better = found.is_some_and(|f| {
+                        f.choices != w.event.choices
+                            || (w.event.body.is_empty() && !f.body.is_empty())
+                    });
+                    if better {
+                        let (source, (title, body)) = (w.event.source, w.origin.clone());
+                        self.raise(ctx, source, title, body);
+                    }
+                    if let Some(w) = self.waiting.as_mut() {
+                        w.reference = Some(fp);
+                    }
+                    return self.gen != before;
                 }
                 Some(r) if *r == fp => {
                     w.moved_since = None;

@@ -83,6 +83,13 @@ fn bell_raises_once_and_input_clears() {
     assert!(r.prompts.waiting().is_none());
     assert!(!r.prompts.on_input(b"y", r.offset), "nothing left to clear");
     r.out(b"\x07");
+    assert_eq!(
+        r.events(0).len(),
+        2,
+        "a bell right after input is the owner's"
+    );
+    r.prompts.last_input = Some(Instant::now() - OWNER_ECHO);
+    r.out(b"\x07");
     let ev = r.events(0);
     assert_eq!(ev.len(), 3);
     assert_eq!(ev[1], PromptEvent::Cleared(1));
@@ -111,7 +118,17 @@ fn explicit_events_settle_before_screen_changes_clear_them() {
     // The program draws its question after ringing: not a change yet.
     r.out(b"Apply? [y/N] ");
     assert!(r.prompts.waiting().is_some());
-    assert!(!r.quiet(), "settling logs nothing");
+    assert!(needed(&r.events(0)[0]).choices.is_empty());
+    // Settling replaces the bell's event with one that has the question
+    // and its choices.
+    assert!(r.quiet());
+    let ev = r.events(0);
+    assert_eq!(ev[1], PromptEvent::Cleared(1));
+    let p = needed(&ev[2]);
+    assert_eq!((p.seq, p.source), (2, PromptSource::Bel));
+    assert_eq!(p.body, "Apply? [y/N]");
+    assert_eq!(p.choices.len(), 2);
+    assert!(!r.quiet(), "settled: nothing more");
     r.out(b"\x1b[H"); // cursor moves, screen text unchanged
     assert!(r.prompts.waiting().is_some());
     r.out(b"\r\nworking...");
@@ -121,7 +138,48 @@ fn explicit_events_settle_before_screen_changes_clear_them() {
     );
     assert!(r.quiet());
     assert!(r.prompts.waiting().is_none(), "the screen moved on");
+    assert_eq!(r.events(0)[3], PromptEvent::Cleared(2));
+}
+
+#[test]
+fn a_signal_whose_screen_has_no_question_is_not_replaced() {
+    let mut r = Rig::new();
+    r.out(b"\x1b]9;Build finished\x07");
+    r.out(b"log line\r\n");
+    assert!(!r.quiet());
+    assert_eq!(r.events(0).len(), 1);
+    assert_eq!(r.prompts.waiting().unwrap().body, "Build finished");
+}
+
+#[test]
+fn hook_signals_raise_and_clear_and_ignore_the_owner_window() {
+    let mut r = Rig::new();
+    // Claude Code's permission menu is on screen when its hook fires.
+    r.out("Do you want to proceed?\r\n❯ 1. Yes\r\n  2. No\r\n".as_bytes());
+    assert!(!r.prompts.on_input(b"", r.offset), "empty input is nothing");
+    r.prompts.on_input(b"x", r.offset); // just typed: no owner window for hooks
+    r.out(b"\x1b]6464;needed;t=Q2xhdWRl;b=UGVybWlzc2lvbg\x07");
+    let ev = r.events(0);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    let p = needed(&ev[0]);
+    assert_eq!(
+        (p.source, p.title.as_str(), p.body.as_str()),
+        (PromptSource::Hook, "Claude", "Permission")
+    );
+    assert_eq!(p.choices.len(), 2, "choices read from the screen");
+    // The same hook again changes nothing; a notification now would.
+    r.out(b"\x1b]6464;needed;t=Q2xhdWRl;b=UGVybWlzc2lvbg\x07");
+    assert_eq!(r.events(0).len(), 1);
+    // The turn goes on.
+    r.out(b"\x1b]6464;cleared\x07");
     assert_eq!(r.events(0)[1], PromptEvent::Cleared(1));
+    assert!(r.prompts.waiting().is_none());
+    r.out(b"\x1b]6464;cleared\x07");
+    assert_eq!(r.events(0).len(), 2, "nothing left to clear");
+    // A notification right after input is the owner's: nothing.
+    r.prompts.on_input(b"\t", r.offset);
+    r.out(b"\x1b]9;ding\x07");
+    assert_eq!(r.events(0).len(), 2);
 }
 
 #[test]
