@@ -42,9 +42,20 @@ use crate::util::now_secs;
 const LOG_LEN: usize = 32;
 
 /// A bell or notification this soon after input is the owner's own
-/// (a Tab completion that found nothing, vim's Esc in normal mode): it
-/// raises nothing. Hook signals are exact and always count.
-pub(crate) const OWNER_ECHO: Duration = Duration::from_millis(400);
+/// (a Tab completion that found nothing, vim's Esc in normal mode, which
+/// rings up to `timeoutlen`, 1 s by default, after the key): it raises
+/// nothing. Hook signals are exact and always count.
+pub(crate) const OWNER_ECHO: Duration = Duration::from_millis(1500);
+
+/// How long output must pause before a signal's event settles (and is
+/// replaced if the screen now shows its question): shorter than the quiet
+/// period, since the signal already said that the program waits.
+pub(crate) const SIGNAL_SETTLE: Duration = Duration::from_millis(300);
+
+/// A signal's event that carried no choices is still replaced (rather than
+/// cleared) when the screen shows a question this soon after the signal:
+/// the program rang, then took a moment to draw its question.
+pub(crate) const LATE_DRAW: Duration = Duration::from_secs(3);
 
 /// The agent-wide detection settings, shared by every session and changed
 /// at runtime by `agent.config.set`.
@@ -107,6 +118,8 @@ struct Waiting {
     reference: Option<String>,
     /// Since when the screen differs from `reference` while output flows.
     moved_since: Option<Instant>,
+    /// When it was raised.
+    raised_at: Instant,
 }
 
 /// A session's detection state (inside its state lock).
@@ -216,6 +229,7 @@ impl Prompts {
             origin,
             reference: settled,
             moved_since: None,
+            raised_at: Instant::now(),
         });
     }
 
@@ -287,8 +301,13 @@ impl Prompts {
 
     /// When the screen should next be examined, if it should.
     pub(crate) fn deadline(&self, settings: &PromptSettings) -> Option<Instant> {
-        self.check_pending
-            .then(|| self.last_output + settings.period())
+        let unsettled = self.waiting.as_ref().is_some_and(|w| w.reference.is_none());
+        let wait = if unsettled {
+            settings.period().min(SIGNAL_SETTLE)
+        } else {
+            settings.period()
+        };
+        self.check_pending.then(|| self.last_output + wait)
     }
 
     /// Output has been quiet for the period: settle the waiting event or
@@ -324,6 +343,20 @@ impl Prompts {
                     return false;
                 }
                 Some(_) => {
+                    let late = w.event.source != PromptSource::Heuristic
+                        && w.event.choices.is_empty()
+                        && w.raised_at.elapsed() < LATE_DRAW;
+                    let found = late
+                        .then(|| analyze(&lines, ctx.screen.application_cursor()))
+                        .flatten();
+                    if found.is_some_and(|f| !f.choices.is_empty()) {
+                        let (source, (title, body)) = (w.event.source, w.origin.clone());
+                        self.raise(ctx, source, title, body);
+                        if let Some(w) = self.waiting.as_mut() {
+                            w.reference = Some(fp);
+                        }
+                        return true;
+                    }
                     self.clear(ctx.offset);
                 }
             }
