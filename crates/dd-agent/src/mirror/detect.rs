@@ -52,6 +52,12 @@ pub(crate) const OWNER_ECHO: Duration = Duration::from_millis(1500);
 /// period, since the signal already said that the program waits.
 pub(crate) const SIGNAL_SETTLE: Duration = Duration::from_millis(300);
 
+/// How long output must pause before a prompt *with choices* (yes/no,
+/// menus, select lists, buttons, options, fields with a default) is raised:
+/// these patterns are precise enough not to need the full quiet period,
+/// which only bare questions and fields wait for.
+pub(crate) const CHOICES_QUIET: Duration = Duration::from_millis(300);
+
 /// A signal's event that carried no choices is still replaced (rather than
 /// cleared) when the screen shows a question this soon after the signal:
 /// the program rang, then took a moment to draw its question.
@@ -132,6 +138,8 @@ pub(crate) struct Prompts {
     last_output: Instant,
     last_input: Option<Instant>,
     input_since_output: bool,
+    /// The early check (prompts with choices) ran since the last output.
+    early_checked: bool,
     check_pending: bool,
 }
 
@@ -154,6 +162,7 @@ impl Prompts {
             last_output: Instant::now(),
             last_input: None,
             input_since_output: false,
+            early_checked: false,
             check_pending: false,
         }
     }
@@ -251,6 +260,7 @@ impl Prompts {
         self.last_output = now;
         self.input_since_output = false;
         self.check_pending = true;
+        self.early_checked = false;
         let mut moved = false;
         if let Some(w) = self.waiting.as_mut() {
             if let Some(r) = &w.reference {
@@ -303,19 +313,39 @@ impl Prompts {
     pub(crate) fn deadline(&self, settings: &PromptSettings) -> Option<Instant> {
         let unsettled = self.waiting.as_ref().is_some_and(|w| w.reference.is_none());
         let wait = if unsettled {
-            settings.period().min(SIGNAL_SETTLE)
+            SIGNAL_SETTLE
+        } else if !self.early_checked {
+            CHOICES_QUIET
         } else {
             settings.period()
         };
-        self.check_pending.then(|| self.last_output + wait)
+        self.check_pending
+            .then(|| self.last_output + wait.min(settings.period()))
     }
 
-    /// Output has been quiet for the period: settle the waiting event or
-    /// clear it if the screen moved on, then run the heuristic. Returns
-    /// true when an event was logged.
-    pub(crate) fn on_quiet(&mut self, ctx: &Ctx<'_>, settings: &PromptSettings) -> bool {
+    /// True once output has been quiet for the whole period (else the
+    /// check due is the early one).
+    pub(crate) fn quiet_for_period(&self, settings: &PromptSettings) -> bool {
+        self.last_output.elapsed() >= settings.period()
+    }
+
+    /// Output has paused: settle the waiting event or clear it if the
+    /// screen moved on, then run the heuristic. `full`: quiet for the whole
+    /// period; otherwise this is the early check, which settles signals
+    /// and raises only prompts with choices. Returns true when an event
+    /// was logged.
+    pub(crate) fn on_quiet(
+        &mut self,
+        ctx: &Ctx<'_>,
+        settings: &PromptSettings,
+        full: bool,
+    ) -> bool {
         let before = self.gen;
-        self.check_pending = false;
+        if full {
+            self.check_pending = false;
+        } else {
+            self.early_checked = true;
+        }
         let lines = region(&ctx.screen.lines());
         let fp = fingerprint(&lines);
         if let Some(w) = self.waiting.as_mut() {
@@ -342,6 +372,8 @@ impl Prompts {
                     w.moved_since = None;
                     return false;
                 }
+                // A change counts at a full quiet point only.
+                Some(_) if !full => return false,
                 Some(_) => {
                     let late = w.event.source != PromptSource::Heuristic
                         && w.event.choices.is_empty()
@@ -364,7 +396,7 @@ impl Prompts {
         let eligible = settings.quiet().is_some()
             && !self.input_since_output
             && self.last_fingerprint.as_deref() != Some(fp.as_str())
-            && analyze(&lines, false).is_some();
+            && analyze(&lines, false).is_some_and(|f| full || !f.choices.is_empty());
         if eligible {
             self.raise(ctx, PromptSource::Heuristic, String::new(), String::new());
         }
@@ -434,7 +466,8 @@ impl Session {
                         screen,
                         offset: st.tail.end(),
                     };
-                    st.prompts.on_quiet(&ctx, &self.prompt_settings) | fed
+                    let full = st.prompts.quiet_for_period(&self.prompt_settings);
+                    st.prompts.on_quiet(&ctx, &self.prompt_settings, full) | fed
                 }
                 None => fed,
             }

@@ -38,7 +38,18 @@ impl Rig {
             screen: &self.screen,
             offset: self.offset,
         };
-        self.prompts.on_quiet(&ctx, &self.settings)
+        self.prompts.on_quiet(&ctx, &self.settings, true)
+    }
+
+    /// The early check (before the whole quiet period).
+    fn early(&mut self) -> bool {
+        let ctx = Ctx {
+            session: "s_1",
+            title: "sh",
+            screen: &self.screen,
+            offset: self.offset,
+        };
+        self.prompts.on_quiet(&ctx, &self.settings, false)
     }
 
     /// Every event from generation `from` on, ignoring offsets.
@@ -288,4 +299,35 @@ fn terminal_reports() {
     ] {
         assert!(!is_terminal_report(no), "{no:?}");
     }
+}
+
+#[test]
+fn prompts_with_choices_are_raised_at_the_early_check() {
+    let mut r = Rig::new();
+    r.out(b"Continue? [y/N] ");
+    let d = r.prompts.deadline(&r.settings).unwrap();
+    assert!(d <= Instant::now() + CHOICES_QUIET);
+    assert!(r.early(), "yes/no has choices: raised early");
+    assert_eq!(needed(&r.events(0)[0]).choices.len(), 2);
+    assert!(!r.quiet(), "the full check raises nothing more");
+    // A bare question waits for the whole period.
+    let mut r = Rig::new();
+    r.out(b"What is your name? ");
+    assert!(!r.early());
+    assert!(
+        r.prompts.deadline(&r.settings).is_some(),
+        "the full check is still due"
+    );
+    assert!(r.quiet());
+    assert!(needed(&r.events(0)[0]).choices.is_empty());
+    // An early check does not clear a prompt whose screen changed; the full
+    // one does.
+    let mut r = Rig::new();
+    r.out(b"Continue? [y/N] ");
+    assert!(r.early());
+    r.out(b"\r\nworking...");
+    assert!(!r.early());
+    assert!(r.prompts.waiting().is_some());
+    assert!(r.quiet());
+    assert!(r.prompts.waiting().is_none());
 }

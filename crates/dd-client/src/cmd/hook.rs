@@ -40,22 +40,7 @@ pub enum Action {
 
 /// Runs `dd-client hook ...`.
 pub fn run(cmd: &HookCmd) -> Result<()> {
-    let (action, strict) = match cmd {
-        HookCmd::Claude => (from_hook_json(&read_stdin()?, "Claude Code")?, false),
-        HookCmd::Codex { payload: Some(p) } => (from_codex_notify(p)?, false),
-        HookCmd::Codex { payload: None } => (from_hook_json(&read_stdin()?, "Codex")?, false),
-        HookCmd::Needed { message, title } => (
-            Some(Action::Needed(
-                title.clone().unwrap_or_default(),
-                message.join(" "),
-            )),
-            true,
-        ),
-        HookCmd::Cleared => (Some(Action::Cleared), true),
-    };
-    let Some(action) = action else {
-        return Ok(());
-    };
+    let strict = matches!(cmd, HookCmd::Needed { .. } | HookCmd::Cleared);
     if std::env::var_os(SESSION_ENV).is_none_or(|v| v.is_empty()) {
         if strict {
             bail!("not inside a dd session ({SESSION_ENV} is not set)");
@@ -63,6 +48,19 @@ pub fn run(cmd: &HookCmd) -> Result<()> {
         tracing::info!("not inside a dd session; nothing to do");
         return Ok(());
     }
+    let action = match cmd {
+        HookCmd::Claude => from_hook_json(&read_stdin()?, "Claude Code")?,
+        HookCmd::Codex { payload: Some(p) } => from_codex_notify(p)?,
+        HookCmd::Codex { payload: None } => from_hook_json(&read_stdin()?, "Codex")?,
+        HookCmd::Needed { message, title } => Some(Action::Needed(
+            title.clone().unwrap_or_default(),
+            message.join(" "),
+        )),
+        HookCmd::Cleared => Some(Action::Cleared),
+    };
+    let Some(action) = action else {
+        return Ok(());
+    };
     let seq = sequence(&action);
     let written = std::fs::OpenOptions::new()
         .write(true)
