@@ -389,6 +389,8 @@ struct Outcome {
     events: usize,
     right: usize,
     delay: Option<Duration>,
+    /// What the (last) event said: body and choice labels.
+    said: String,
     errors: Vec<String>,
 }
 
@@ -410,6 +412,7 @@ async fn run_prompt(
         events: 0,
         right: 0,
         delay: None,
+        said: String::new(),
         errors: Vec::new(),
     };
     let wait = quiet.as_secs_f64() + 15.0;
@@ -441,9 +444,8 @@ async fn run_prompt(
             if p.source != ex.source {
                 errs.push(format!("source {:?}, want {:?}", p.source, ex.source));
             }
-            if !p.body.contains(ex.body)
-                && !(ex.group == Group::Screen && p.prompt.contains(ex.body))
-            {
+            let in_prompt = ex.group == Group::Screen && p.prompt.contains(ex.body);
+            if !(p.body.contains(ex.body) || in_prompt) {
                 errs.push(format!("body {:?}, want {:?}", p.body, ex.body));
             }
             let labels: Vec<String> = p.choices.iter().map(|c| c.label.clone()).collect();
@@ -456,6 +458,7 @@ async fn run_prompt(
                 errs.push(format!("choices {labels:?}, want {want:?}"));
             }
             if n == 0 {
+                out.said = format!("{:?} {labels:?}", p.body);
                 out.events = w.run.needed.len() - replaced;
                 out.right = usize::from(errs.is_empty());
                 // For a replaced event the delay is the one with the
@@ -543,6 +546,7 @@ async fn run_none(own: &Connection, case: &Case, root: &Path, quiet: Duration) -
         events: w.run.needed.len(),
         right: 0,
         delay: None,
+        said: String::new(),
         errors,
     }
 }
@@ -671,7 +675,7 @@ async fn prompt_corpus() {
             delays.entry(key).or_default().push(d);
         }
         let result = if o.errors.is_empty() {
-            "ok".to_owned()
+            format!("ok {}", o.said)
         } else {
             o.errors.join("; ")
         };
