@@ -372,8 +372,6 @@ impl Prompts {
                     w.moved_since = None;
                     return false;
                 }
-                // A change counts at a full quiet point only.
-                Some(_) if !full => return false,
                 Some(_) => {
                     let late = w.event.source != PromptSource::Heuristic
                         && w.event.choices.is_empty()
@@ -388,6 +386,10 @@ impl Prompts {
                             w.reference = Some(fp);
                         }
                         return true;
+                    }
+                    // A change counts at a full quiet point only.
+                    if !full {
+                        return false;
                     }
                     self.clear(ctx.offset);
                 }

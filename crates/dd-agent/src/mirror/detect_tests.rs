@@ -331,3 +331,17 @@ fn prompts_with_choices_are_raised_at_the_early_check() {
     assert!(r.quiet());
     assert!(r.prompts.waiting().is_none());
 }
+
+#[test]
+fn a_question_drawn_late_replaces_the_signal_at_the_early_check() {
+    let mut r = Rig::new();
+    r.out(b"Tests passed.\r\n\x07");
+    assert!(!r.early(), "settles: nothing on screen to add");
+    r.out(b"Deploy now? [y/N] ");
+    assert!(r.early(), "replaced as soon as output pauses");
+    let ev = r.events(0);
+    assert_eq!(ev[1], PromptEvent::Cleared(1));
+    let p = needed(&ev[2]);
+    assert_eq!((p.source, p.choices.len()), (PromptSource::Bel, 2));
+    assert!(!r.quiet(), "nothing more at the full check");
+}

@@ -558,6 +558,12 @@ fn menu(region: &[String], app_cursor: bool) -> Option<Found> {
     let body = header
         .map(|h| h.trim().to_owned())
         .or_else(|| {
+            trailer
+                .iter()
+                .find(|l| is_header(l))
+                .map(|l| l.trim().to_owned())
+        })
+        .or_else(|| {
             first_line
                 .checked_sub(1)
                 .map(|i| region[i].trim().to_owned())

@@ -91,6 +91,9 @@ fn plain_menus() {
             ("pear".into(), b"2\r".to_vec())
         ]
     );
+    // bash's `select`: the question is the line prompt under the items.
+    let f = found("1) apple\n2) pear\nPick one: ").unwrap();
+    assert_eq!(f.body, "Pick one:");
     let f = found("Apply the patch?\n  1. Yes  2. No").unwrap();
     assert_eq!(f.choices.len(), 2);
     assert_eq!(f.choices[1].bytes().unwrap(), b"2\r");
