@@ -207,10 +207,10 @@ fn corpus(dir: &Path, client: &Path) -> Vec<Case> {
         none("less", &["less"], "seq 1 500 > n.txt && less n.txt", vec![]),
         none("man", &["man"], "MANPAGER=less man ls", vec![]),
         none("compiler hints", &[], "printf 'error[E0308]: mismatched types\\n --> src/main.rs:2:18\\n  |\\n2 |     let x: i32 = \"a\";\\n  |            ---   ^^^ expected `i32`, found `&str`\\n  |\\nhelp: consider removing the quotes:\\n\\nerror: could not compile `demo` (bin \"demo\") due to 1 previous error\\n'", vec![]),
-        // Output that pauses (0.2 to 1.2 s) after a line that looks like a
+        // Output that pauses (0.2 to 1.0 s) after a line that looks like a
         // field or a question: the quiet period's precision trade-off.
-        none("status lines that pause", &[], "for p in 0.2 0.4 0.6 0.8 1.0 1.2; do printf \"Node $p status: \"; sleep $p; echo up; done", vec![]),
-        none("log questions that pause", &[], "for p in 0.2 0.4 0.6 0.8 1.0 1.2; do echo \"retry after $p s: is the replica in sync?\"; sleep $p; done; echo synced", vec![]),
+        none("status lines that pause", &[], "for p in 0.2 0.4 0.6 0.8 1.0; do printf \"Node $p status: \"; sleep $p; echo up; done", vec![]),
+        none("log questions that pause", &[], "for p in 0.2 0.4 0.6 0.8 1.0; do echo \"retry after $p s: is the replica in sync?\"; sleep $p; done; echo synced", vec![]),
         none("idle shell prompt", &["bash"], "PS1='$ ' bash --norc -i", vec![]),
         none("bell: bash Tab completion", &["bash"], "PS1='$ ' bash --norc -i", vec![(800, b"zzq"), (200, b"\t"), (300, b"\t")]),
         none("bell: vim Esc", &["vim"], "vim -u NONE -N", vec![(1200, b"\x1b"), (400, b"\x1b")]),
