@@ -128,8 +128,14 @@ mod tests {
     fn tls_kinds_are_distinct() {
         let (h, d) = (String::from("h"), String::from("d"));
         let kinds = [
-            ClientError::Tls(TlsError::BadCertificate { host: h.clone(), detail: d.clone() }),
-            ClientError::Tls(TlsError::WrongHost { host: h.clone(), detail: d.clone() }),
+            ClientError::Tls(TlsError::BadCertificate {
+                host: h.clone(),
+                detail: d.clone(),
+            }),
+            ClientError::Tls(TlsError::WrongHost {
+                host: h.clone(),
+                detail: d.clone(),
+            }),
             ClientError::Tls(TlsError::Handshake { host: h, detail: d }),
             ClientError::Tls(TlsError::CaFile("x".into())),
             ClientError::NoUpgrade("x".into()),

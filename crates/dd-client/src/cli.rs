@@ -78,6 +78,44 @@ pub enum Command {
     /// the most recent running session or create one, show a pairing QR for
     /// it and attach. Running it again reuses what exists.
     Up(UpArgs),
+    /// Tell dd that the program in this session waits for you (or no
+    /// longer does): for Claude Code's hooks, Codex's `notify` program and
+    /// any script. Run inside a dd session (it reads DD_SESSION_ID), it
+    /// writes dd's OSC 6464 sequence to the session's terminal (/dev/tty),
+    /// and the agent raises `input_needed` with the message and the choices
+    /// on screen at once. It needs no network, key or config. Outside a dd
+    /// session the agent forms (claude, codex) do nothing and exit 0. See
+    /// docs/prompts.md for the settings snippets.
+    #[command(subcommand)]
+    Hook(HookCmd),
+}
+
+/// `dd-client hook ...`
+#[derive(Debug, Subcommand)]
+pub enum HookCmd {
+    /// A Claude Code hook (its JSON on stdin): Notification, PermissionRequest
+    /// and Stop raise a prompt; UserPromptSubmit, PreToolUse and PostToolUse
+    /// clear it. Other events do nothing. Always exits 0 unless the JSON is
+    /// bad.
+    Claude,
+    /// Codex: as its `notify` program (the JSON as the last argument;
+    /// agent-turn-complete raises a prompt with the last message), or as a
+    /// hook with the JSON on stdin (the same events as `claude`).
+    Codex {
+        /// The notification JSON Codex appends.
+        payload: Option<String>,
+    },
+    /// Raise a prompt with this message (any program or script).
+    Needed {
+        /// The message (words are joined with spaces).
+        #[arg(required = true)]
+        message: Vec<String>,
+        /// The prompt's title (default: the session's title).
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// Clear the waiting prompt (the program goes on by itself).
+    Cleared,
 }
 
 /// `dd-client up` flags.

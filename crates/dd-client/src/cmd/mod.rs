@@ -4,6 +4,7 @@ mod admin;
 mod attach;
 mod enroll;
 mod events;
+mod hook;
 mod pair;
 mod reattach;
 mod session;
@@ -96,6 +97,10 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
+    if let Command::Hook(cmd) = &cli.command {
+        // No config, key or network: it only writes to this terminal.
+        return hook::run(cmd);
+    }
     let mut net = ConnectOptions::default();
     if let Some(path) = &cli.ca_file {
         net.tls = TlsOptions::with_ca_file(path)?;
@@ -117,6 +122,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Audit { session, limit } => admin::audit(&ctx, session, limit).await,
         Command::Devices => admin::devices(&ctx).await,
         Command::Up(args) => up::run(&ctx, args).await,
+        Command::Hook(cmd) => hook::run(&cmd),
         Command::Session(cmd) => match cmd {
             SessionCmd::New {
                 name,
