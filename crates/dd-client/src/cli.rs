@@ -61,6 +61,12 @@ pub enum Command {
     /// the most recent running session or create one, show a pairing QR for
     /// it and attach. Running it again reuses what exists.
     Up(UpArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(display_order = 1000)]
+    Completions(dd_cli::gen::CompletionsArgs),
+    /// Print the man page, or write one page per command with --dir.
+    #[command(display_order = 1001)]
+    Man(dd_cli::gen::ManArgs),
 }
 
 /// `dd-client up` flags.

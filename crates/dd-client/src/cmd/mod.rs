@@ -96,6 +96,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Audit { session, limit } => admin::audit(&ctx, session, limit).await,
         Command::Devices => admin::devices(&ctx).await,
         Command::Up(args) => up::run(&ctx, args).await,
+        Command::Completions(a) => {
+            dd_cli::gen::run_completions(<Cli as clap::CommandFactory>::command(), &a);
+            Ok(())
+        }
+        Command::Man(a) => Ok(dd_cli::gen::run_man(
+            <Cli as clap::CommandFactory>::command(),
+            &a,
+        )?),
         Command::Session(cmd) => match cmd {
             SessionCmd::New {
                 name,
