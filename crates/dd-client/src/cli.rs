@@ -58,9 +58,16 @@ pub enum Command {
     /// List the agent's owner devices.
     Devices,
     /// Quickstart: start a local agent if needed, enroll this device, reuse
-    /// the most recent running session or create one, show a pairing QR for
-    /// it and attach. Running it again reuses what exists.
+    /// the most recent running session or create one, and show a pairing QR
+    /// for it until the phone joins, a key is pressed or the link expires
+    /// (with a countdown); then attach. Running it again reuses what
+    /// exists, including a pairing link that is still valid; a session a
+    /// phone already holds gets no new link unless --pair.
     Up(UpArgs),
+    /// Stop the agent `dd-client up` started. Its sessions keep running in
+    /// the session host (the next `up` reattaches) unless --end-sessions;
+    /// says how many run. Cancels the pairing link `up` showed.
+    Down(DownArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(display_order = 1000)]
     Completions(dd_cli::gen::CompletionsArgs),
@@ -80,9 +87,23 @@ pub struct UpArgs {
     /// interface so a phone on the LAN can reach it.
     #[arg(long, default_value = "0.0.0.0:7777")]
     pub listen: String,
-    /// Print the QR and link but do not attach.
+    /// Do not attach (on a terminal, still wait for the phone or a key).
     #[arg(long)]
     pub no_attach: bool,
+    /// Do not wait with the QR on screen; attach at once.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Show a pairing link even when a phone already holds this session.
+    #[arg(long)]
+    pub pair: bool,
+}
+
+/// `dd-client down` flags.
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// End every session too (stops the session host).
+    #[arg(long)]
+    pub end_sessions: bool,
 }
 
 /// `dd-client session ...`

@@ -2,6 +2,7 @@
 
 mod admin;
 mod attach;
+mod down;
 mod enroll;
 mod events;
 mod pair;
@@ -96,6 +97,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Audit { session, limit } => admin::audit(&ctx, session, limit).await,
         Command::Devices => admin::devices(&ctx).await,
         Command::Up(args) => up::run(&ctx, args).await,
+        Command::Down(args) => down::run(&ctx, args).await,
         Command::Completions(a) => {
             dd_cli::gen::run_completions(<Cli as clap::CommandFactory>::command(), &a);
             Ok(())
