@@ -68,6 +68,12 @@ pub enum Command {
     /// the session host (the next `up` reattaches) unless --end-sessions;
     /// says how many run. Cancels the pairing link `up` showed.
     Down(DownArgs),
+    /// Check, from this desktop, what a phone would hit: the address the
+    /// pairing links carry (loopback-only?), whether its port answers or a
+    /// firewall drops it, TLS or plain, the agent's version, the handshake,
+    /// and clock skew against the agent (links expire by its clock); with
+    /// what to do about each problem. Changes nothing.
+    Doctor(DoctorArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(display_order = 1000)]
     Completions(dd_cli::gen::CompletionsArgs),
@@ -96,6 +102,15 @@ pub struct UpArgs {
     /// Show a pairing link even when a phone already holds this session.
     #[arg(long)]
     pub pair: bool,
+}
+
+/// `dd-client doctor` flags.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The local agent's state dir, to read the address its links carry
+    /// (default: `up`'s).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `dd-client down` flags.

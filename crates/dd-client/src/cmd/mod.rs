@@ -2,6 +2,7 @@
 
 mod admin;
 mod attach;
+mod doctor;
 mod down;
 mod enroll;
 mod events;
@@ -98,6 +99,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Devices => admin::devices(&ctx).await,
         Command::Up(args) => up::run(&ctx, args).await,
         Command::Down(args) => down::run(&ctx, args).await,
+        Command::Doctor(args) => doctor::run(&ctx, args).await,
         Command::Completions(a) => {
             dd_cli::gen::run_completions(<Cli as clap::CommandFactory>::command(), &a);
             Ok(())

@@ -22,7 +22,6 @@ use dd_proto::methods::{
     CreateSession, Health, SessionInfo, SessionList, SessionStatus, SESSION_CREATE, SESSION_LIST,
 };
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zeroize::Zeroizing;
 
 use super::pair::WaitEnd;
@@ -74,35 +73,7 @@ pub(super) async fn health_ok(agent_url: &str, agent_key: &str) -> bool {
 }
 
 pub(super) async fn health(agent_url: &str) -> Result<Health> {
-    let u = url::Url::parse(agent_url)?;
-    let host = u.host_str().ok_or_else(|| anyhow::anyhow!("no host"))?;
-    let port = u
-        .port_or_known_default()
-        .ok_or_else(|| anyhow::anyhow!("no port"))?;
-    let addr = format!(
-        "{}:{port}",
-        host.trim_start_matches('[').trim_end_matches(']')
-    );
-    let fut = async {
-        let mut s = tokio::net::TcpStream::connect(addr).await?;
-        let req = format!(
-            "GET {} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n",
-            dd_proto::HEALTH_PATH
-        );
-        s.write_all(req.as_bytes()).await?;
-        let mut buf = Vec::new();
-        s.take(64 * 1024).read_to_end(&mut buf).await?;
-        anyhow::Ok(buf)
-    };
-    let buf = tokio::time::timeout(Duration::from_secs(3), fut).await??;
-    let text = String::from_utf8_lossy(&buf);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| anyhow::anyhow!("bad HTTP response"))?;
-    if !head.lines().next().unwrap_or_default().contains(" 200") {
-        anyhow::bail!("health: {}", head.lines().next().unwrap_or_default());
-    }
-    Ok(serde_json::from_str(body.trim())?)
+    Ok(super::doctor::fetch_health(agent_url).await?.health)
 }
 
 /// `dd-agent` next to this executable, else on PATH.
