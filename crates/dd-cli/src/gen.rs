@@ -75,11 +75,21 @@ fn write_tree(
     Ok(())
 }
 
-/// Runs `completions`: the script on stdout.
-pub fn run_completions(cmd: Command, a: &CompletionsArgs) {
+/// Writes `bytes` to stdout; a closed pipe (`| head`) is not an error.
+fn to_stdout(bytes: &[u8]) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
-    completions(cmd, a.shell, &mut out);
-    let _ = out.flush();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
+}
+
+/// Runs `completions`: the script on stdout. (Generated into memory
+/// first: clap_complete panics when its writer fails.)
+pub fn run_completions(cmd: Command, a: &CompletionsArgs) {
+    let mut buf = Vec::new();
+    completions(cmd, a.shell, &mut buf);
+    let _ = to_stdout(&buf);
 }
 
 /// Runs `man`: the top page on stdout, or every page into `--dir` (their
@@ -87,9 +97,9 @@ pub fn run_completions(cmd: Command, a: &CompletionsArgs) {
 pub fn run_man(cmd: Command, a: &ManArgs) -> std::io::Result<()> {
     match &a.dir {
         None => {
-            let mut out = std::io::stdout().lock();
-            man_page(cmd, &mut out)?;
-            out.flush()
+            let mut buf = Vec::new();
+            man_page(cmd, &mut buf)?;
+            to_stdout(&buf)
         }
         Some(dir) => {
             let pages = man_pages(cmd, dir)?;
