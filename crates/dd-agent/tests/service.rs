@@ -60,17 +60,13 @@ fn install_status_uninstall_without_a_user_manager() {
         .unwrap()
         .port();
     let listen = format!("127.0.0.1:{port}");
-    let out = ok(
-        h,
-        &[
-            "service",
-            "install",
-            "--listen",
-            &listen,
-            "--state-dir",
-            state.to_str().unwrap(),
-        ],
-    );
+    let install = |extra: &[&str]| {
+        let mut args = vec!["service", "install", "--listen", &listen, "--state-dir"];
+        args.push(state.to_str().unwrap());
+        args.extend_from_slice(extra);
+        ok(h, &args)
+    };
+    let out = install(&[]);
     // No manager here: it says so and prints exactly what to run.
     assert!(out.contains("does not answer"), "{out}");
     assert!(out.contains("  systemctl --user daemon-reload\n"), "{out}");
@@ -112,18 +108,7 @@ fn install_status_uninstall_without_a_user_manager() {
     a.stop();
 
     // Installing again with the same flags leaves the file as it is.
-    let again = ok(
-        h,
-        &[
-            "service",
-            "install",
-            "--no-enable",
-            "--listen",
-            &listen,
-            "--state-dir",
-            state.to_str().unwrap(),
-        ],
-    );
+    let again = install(&["--no-enable"]);
     assert!(again.starts_with("unchanged:"), "{again}");
     assert!(!again.contains("does not answer"), "{again}");
 

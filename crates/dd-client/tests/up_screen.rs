@@ -43,6 +43,20 @@ fn up(c: &Client, state: &Path, extra: &[&str]) -> Term {
     .keep()
 }
 
+/// `up --no-attach --json` without a terminal: prints and returns.
+fn up_json(c: &Client, state: &Path) -> serde_json::Value {
+    let out = c.ok(&[
+        "up",
+        "--no-attach",
+        "--json",
+        "--listen",
+        "127.0.0.1:0",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    serde_json::from_str(out.trim()).unwrap()
+}
+
 fn seen(t: &Term) -> String {
     String::from_utf8_lossy(t.seen.as_deref().unwrap_or_default()).into_owned()
 }
@@ -231,25 +245,7 @@ async fn an_expired_link_ends_the_wait_and_attaches() {
     let c = Client::new();
     let _down = Down(&c);
     // Start the agent and enroll without waiting, then shorten the links.
-    let out = c
-        .cmd()
-        .args([
-            "up",
-            "--no-attach",
-            "--json",
-            "--listen",
-            "127.0.0.1:0",
-            "--state-dir",
-        ])
-        .arg(&state)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let first: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = up_json(&c, &state);
     // The kept link would be reused: cancel it, so `up` mints a short one.
     c.ok(&[
         "session",
@@ -289,29 +285,8 @@ fn no_wait_and_json_do_not_wait() {
     let state = dir.path().join("agent");
     let c = Client::new();
     let _down = Down(&c);
-    let run = || {
-        let out = c
-            .cmd()
-            .args([
-                "up",
-                "--no-attach",
-                "--json",
-                "--listen",
-                "127.0.0.1:0",
-                "--state-dir",
-            ])
-            .arg(&state)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
-    };
-    let a = run();
-    let b = run();
+    let a = up_json(&c, &state);
+    let b = up_json(&c, &state);
     assert_eq!(a["reused"], false);
     assert_eq!(b["reused"], true);
     assert_eq!(a["link"], b["link"]);
