@@ -154,15 +154,18 @@ fn systemd_verifies_the_unit() {
         ],
     );
     let path = h.join("dd-agent.service");
-    std::fs::write(&path, &unit_text).unwrap();
     let rt = h.join("run");
     std::fs::create_dir_all(&rt).unwrap();
-    let out = Command::new("systemd-analyze")
-        .args(["--user", "verify"])
-        .arg(&path)
-        .env("XDG_RUNTIME_DIR", &rt)
-        .output()
-        .unwrap();
+    let verify = |text: &str| {
+        std::fs::write(&path, text).unwrap();
+        Command::new("systemd-analyze")
+            .args(["--user", "verify"])
+            .arg(&path)
+            .env("XDG_RUNTIME_DIR", &rt)
+            .output()
+            .unwrap()
+    };
+    let out = verify(&unit_text);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}\n{unit_text}");
     // Warnings (unknown keys, bad values) come without a failing status.
@@ -172,17 +175,7 @@ fn systemd_verifies_the_unit() {
     );
 
     // And the verifier does catch a broken unit, so the pass means something.
-    std::fs::write(
-        &path,
-        unit_text.replace("Restart=on-failure", "Restart=sometimes"),
-    )
-    .unwrap();
-    let out = Command::new("systemd-analyze")
-        .args(["--user", "verify"])
-        .arg(&path)
-        .env("XDG_RUNTIME_DIR", &rt)
-        .output()
-        .unwrap();
+    let out = verify(&unit_text.replace("Restart=on-failure", "Restart=sometimes"));
     assert!(
         !String::from_utf8_lossy(&out.stderr).trim().is_empty(),
         "the verifier accepted Restart=sometimes"
