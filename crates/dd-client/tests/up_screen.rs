@@ -292,3 +292,76 @@ fn no_wait_and_json_do_not_wait() {
     assert_eq!(a["link"], b["link"]);
     assert_eq!(a["token_id"], b["token_id"]);
 }
+
+#[test]
+fn no_wait_attaches_at_once() {
+    let _ = agent_bin();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("agent");
+    let c = Client::new();
+    let _down = Down(&c);
+    let mut t = up(&c, &state, &["--no-wait"]);
+    wait(&mut t, "[dd] attaching", LONG);
+    let screen = seen(&t);
+    assert!(screen.contains("dd://pair?"), "{screen}");
+    assert!(!screen.contains("link expires in"), "{screen}");
+    detach(&mut t);
+}
+
+#[test]
+fn down_never_signals_an_agent_it_did_not_start() {
+    let _ = agent_bin();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("agent");
+    let c = Client::new();
+    // Nothing recorded yet.
+    let out = c.run(&["down"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no agent started by"));
+
+    let first = up_json(&c, &state);
+    let listen = first["agent_url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .to_owned();
+    let pid = |state: &Path| {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(state.join("agent.json")).unwrap()).unwrap();
+        v["pid"].as_u64().unwrap() as i32
+    };
+    // The agent `up` started goes away and another takes its state dir
+    // (a service, say): `down` refuses and leaves it running.
+    let upid = pid(&state);
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(upid).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    while rustix::process::test_kill_process(rustix::process::Pid::from_raw(upid).unwrap()).is_ok()
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut other = dd_testkit::AgentProc::start_listen_on(&state, &listen, &[]);
+    let out = c.run(&["down"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is not the one `dd-client up` started"),
+        "{err}"
+    );
+    assert!(
+        rustix::process::test_kill_process(
+            rustix::process::Pid::from_raw(other.pid() as i32).unwrap()
+        )
+        .is_ok(),
+        "down signalled an agent it did not start"
+    );
+    // The record is gone with the agent it named.
+    assert!(!c.home.path().join("up-agent.json").exists());
+    other.stop();
+    let _ = std::process::Command::new(agent_bin())
+        .args(["stop-sessions", "--state-dir"])
+        .arg(&state)
+        .output();
+}
