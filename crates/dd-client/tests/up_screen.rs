@@ -206,6 +206,18 @@ async fn qr_stays_until_key_or_join_then_attaches_reuses_its_link_and_down_stops
     assert_eq!(tokens_minted(&c, &session).await, 2);
     assert!(kept.exists());
 
+    // A second phone redeems that kept link while `up` is not running: the
+    // next `up` drops the stale link and, the session being paired, mints
+    // nothing.
+    let (_phone2, _key2, _grant2) = dd_testkit::redeem(&second).await.unwrap();
+    let mut t = up(&c, &state, &[]);
+    wait(&mut t, "[dd] attaching", LONG);
+    assert!(seen(&t).contains("is paired with 2 device"), "{}", seen(&t));
+    detach(&mut t);
+    drop(t);
+    assert_eq!(tokens_minted(&c, &session).await, 2);
+    assert!(!kept.exists());
+
     // 5. down: stops the agent, cancels the kept link, counts sessions.
     let agent_json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(state.join("agent.json")).unwrap()).unwrap();

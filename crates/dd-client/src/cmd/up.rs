@@ -384,7 +384,21 @@ pub async fn run(ctx: &Ctx, args: UpArgs) -> Result<()> {
     };
     // A plain reattach to a session a phone already holds shows no new
     // link (`--pair` asks for one; `Ctrl-] p` draws one inside).
-    let kept = load_pending(&ctx.cfg).is_some_and(|p| p.session_id == session.id);
+    // A kept link for this session that is still pending is shown again;
+    // one that was redeemed or expired meanwhile is dropped.
+    let kept = match load_pending(&ctx.cfg) {
+        Some(p) if p.session_id == session.id && p.agent_key == profile.agent_key => {
+            let pending = matches!(
+                pair::status(&conn, &p.session_id, &p.token_id).await,
+                Ok(st) if st.state == "pending"
+            );
+            if !pending {
+                ctx.cfg.remove(PENDING_FILE)?;
+            }
+            pending
+        }
+        _ => false,
+    };
     let paired = if args.pair || kept {
         Vec::new()
     } else {
