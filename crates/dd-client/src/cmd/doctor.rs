@@ -205,7 +205,7 @@ fn active_firewalls() -> Vec<String> {
 }
 
 fn now() -> i64 {
-    super::pair::dd_now()
+    dd_client_core::clock::now_secs()
 }
 
 /// Runs `doctor`.
@@ -478,7 +478,7 @@ pub async fn run(ctx: &Ctx, args: DoctorArgs) -> Result<()> {
 
     let mut handshake = serde_json::Value::Null;
     if let Some(p) = &profile {
-        match tokio::time::timeout(PROBE * 2, connect_profile(&ctx.cfg, p)).await {
+        match tokio::time::timeout(PROBE * 2, connect_profile(ctx, p)).await {
             Ok(Ok(_conn)) => {
                 handshake = serde_json::json!({"ok": true, "url": p.agent_url});
                 add(

@@ -82,7 +82,7 @@ pub async fn run(ctx: &Ctx, args: DownArgs) -> Result<()> {
     // and cancel the pending link.
     let mut sessions_running: Option<usize> = None;
     if let Some(profile) = ctx.cfg.profile()?.filter(|p| p.agent_key == info.agent_key) {
-        match connect_profile(&ctx.cfg, &profile).await {
+        match connect_profile(ctx, &profile).await {
             Ok(conn) => {
                 if let Ok(list) = conn
                     .call_typed::<_, SessionList>(SESSION_LIST, &json!({}))

@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::Result;
+use dd_client_core::clock::now_secs;
 use dd_client_core::Connection;
 use dd_proto::methods::{
     GrantInfo, GrantList, GrantRevoke, PairCancel, PairCreate, PairCreated, PairStatus, Revoked,
@@ -201,7 +202,7 @@ pub async fn wait_until(
             return Ok(end);
         }
         if let Some(hint) = hint {
-            let left = p.expires_at - dd_now();
+            let left = p.expires_at - now_secs();
             print!(
                 "\r\x1b[2Kwaiting for the phone… link expires in {}{hint}",
                 countdown(left)
@@ -228,14 +229,6 @@ pub async fn wait_until(
     }
 }
 
-/// Now, Unix seconds.
-pub fn dd_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// `session grants ID`.
 pub async fn grants(ctx: &Ctx, id: &str) -> Result<()> {
     let conn = ctx.connect().await?;
@@ -251,7 +244,7 @@ pub async fn grants(ctx: &Ctx, id: &str) -> Result<()> {
         print_json(&list.grants);
         return Ok(());
     }
-    let now = dd_now();
+    let now = now_secs();
     let rows: Vec<Vec<String>> = list
         .grants
         .iter()
@@ -374,7 +367,7 @@ pub async fn active_grants(conn: &Connection, session: &str) -> Result<Vec<Grant
             },
         )
         .await?;
-    let now = dd_now();
+    let now = now_secs();
     Ok(list
         .grants
         .into_iter()

@@ -151,7 +151,7 @@ async fn spawn_agent(ctx: &Ctx, state: &Path, listen: &str) -> Result<AgentInfo>
         pid: child.id(),
         state_dir: std::path::absolute(state).unwrap_or_else(|_| state.to_owned()),
         listen: listen.to_owned(),
-        started_at: pair::dd_now(),
+        started_at: dd_client_core::clock::now_secs(),
     };
     ctx.cfg
         .write_secret(STARTED_FILE, &serde_json::to_vec(&started)?)?;
@@ -292,7 +292,7 @@ async fn pairing_for(
             );
             if pending
                 && old.session_id == session
-                && old.expires_at - pair::dd_now() >= MIN_LEFT_SECS
+                && old.expires_at - dd_client_core::clock::now_secs() >= MIN_LEFT_SECS
             {
                 let p = PairCreated {
                     link: old.link.clone(),
@@ -353,12 +353,12 @@ pub async fn run(ctx: &Ctx, args: UpArgs) -> Result<()> {
         None => {
             ensure_agent(ctx, &state, &args.listen).await?;
             let link = enroll_link(&state)?;
-            let p = enroll::enroll(&ctx.cfg, &link, None).await?;
+            let p = enroll::enroll(ctx, &link, None).await?;
             eprintln!("enrolled this device as {} ({})", p.device_id, p.label);
             p
         }
     };
-    let conn = connect_profile(&ctx.cfg, &profile).await?;
+    let conn = connect_profile(ctx, &profile).await?;
     let list: SessionList = conn
         .call_typed(SESSION_LIST, &serde_json::json!({}))
         .await?;
