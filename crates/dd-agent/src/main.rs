@@ -12,6 +12,8 @@ use dd_agent::util::now_secs;
 use dd_proto::keepalive::Keepalive;
 use dd_proto::link::{Link, LinkKind, Token};
 
+mod service;
+
 /// The dd agent: owns terminal sessions on this machine and serves them,
 /// end-to-end encrypted (Noise IK), to enrolled owner devices and to
 /// companions paired to one session.
@@ -124,6 +126,16 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Keep the agent running across logins and reboots: a systemd user
+    /// unit (Linux) or a launchd agent (macOS) running `serve`.
+    #[command(subcommand)]
+    Service(service::ServiceCmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(display_order = 1000)]
+    Completions(dd_cli::gen::CompletionsArgs),
+    /// Print the man page, or write one page per command with --dir.
+    #[command(display_order = 1001)]
+    Man(dd_cli::gen::ManArgs),
 }
 
 fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
@@ -220,6 +232,15 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
+        Cmd::Service(cmd) => service::run(cmd, default_state_dir()),
+        Cmd::Completions(a) => {
+            dd_cli::gen::run_completions(<Cli as clap::CommandFactory>::command(), &a);
+            Ok(())
+        }
+        Cmd::Man(a) => Ok(dd_cli::gen::run_man(
+            <Cli as clap::CommandFactory>::command(),
+            &a,
+        )?),
         Cmd::Serve {
             listen,
             state_dir,

@@ -6,6 +6,7 @@
 //! * [`escape`]: the `Ctrl-]` escape-key parser of interactive attach,
 //! * [`term`]: raw mode that is always undone, the terminal size, and
 //!   stdin as an async source of bytes ([`term::Stdin`]),
+//! * [`gen`]: shell completions and man pages from a clap definition,
 //! * [`fmt_time`]: RFC 3339 timestamps.
 
 #![deny(unsafe_code)]
@@ -13,6 +14,7 @@
 
 pub mod errors;
 pub mod escape;
+pub mod gen;
 pub mod run;
 pub mod term;
 

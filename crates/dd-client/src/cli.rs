@@ -75,9 +75,28 @@ pub enum Command {
     /// List the agent's owner devices.
     Devices,
     /// Quickstart: start a local agent if needed, enroll this device, reuse
-    /// the most recent running session or create one, show a pairing QR for
-    /// it and attach. Running it again reuses what exists.
+    /// the most recent running session or create one, and show a pairing QR
+    /// for it until the phone joins, a key is pressed or the link expires
+    /// (with a countdown); then attach. Running it again reuses what
+    /// exists, including a pairing link that is still valid; a session a
+    /// phone already holds gets no new link unless --pair.
     Up(UpArgs),
+    /// Stop the agent `dd-client up` started. Its sessions keep running in
+    /// the session host (the next `up` reattaches) unless --end-sessions;
+    /// says how many run. Cancels the pairing link `up` showed.
+    Down(DownArgs),
+    /// Check, from this desktop, what a phone would hit: the address the
+    /// pairing links carry (loopback-only?), whether its port answers or a
+    /// firewall drops it, TLS or plain, the agent's version, the handshake,
+    /// and clock skew against the agent (links expire by its clock); with
+    /// what to do about each problem. Changes nothing.
+    Doctor(DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(display_order = 1000)]
+    Completions(dd_cli::gen::CompletionsArgs),
+    /// Print the man page, or write one page per command with --dir.
+    #[command(display_order = 1001)]
+    Man(dd_cli::gen::ManArgs),
     /// Tell dd that the program in this session waits for you (or no
     /// longer does): for Claude Code's hooks, Codex's `notify` program and
     /// any script. Run inside a dd session (it reads DD_SESSION_ID), it
@@ -129,9 +148,32 @@ pub struct UpArgs {
     /// interface so a phone on the LAN can reach it.
     #[arg(long, default_value = "0.0.0.0:7777")]
     pub listen: String,
-    /// Print the QR and link but do not attach.
+    /// Do not attach (on a terminal, still wait for the phone or a key).
     #[arg(long)]
     pub no_attach: bool,
+    /// Do not wait with the QR on screen; attach at once.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Show a pairing link even when a phone already holds this session.
+    #[arg(long)]
+    pub pair: bool,
+}
+
+/// `dd-client doctor` flags.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The local agent's state dir, to read the address its links carry
+    /// (default: `up`'s).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// `dd-client down` flags.
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// End every session too (stops the session host).
+    #[arg(long)]
+    pub end_sessions: bool,
 }
 
 /// `dd-client session ...`

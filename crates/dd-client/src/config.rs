@@ -162,6 +162,47 @@ impl ConfigDir {
     }
 }
 
+impl ConfigDir {
+    /// Reads the private file `name` (None when absent); refuses one that
+    /// others can read, as for `device.key`. The bytes are zeroized on drop.
+    pub fn read_secret(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, CliError> {
+        let path = self.root.join(name);
+        match fs::metadata(&path) {
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => Err(CliError::new(
+                "config",
+                format!(
+                    "{} is accessible by other users; run chmod 600 on it",
+                    path.display()
+                ),
+            )),
+            Ok(_) => Ok(Some(Zeroizing::new(
+                fs::read(&path).map_err(|e| io_err(&path, e))?,
+            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(&path, e)),
+        }
+    }
+
+    /// Writes the private file `name` (0600, replaced atomically).
+    pub fn write_secret(&self, name: &str, bytes: &[u8]) -> Result<(), CliError> {
+        self.ensure()?;
+        let path = self.root.join(name);
+        let tmp = self.root.join(format!("{name}.tmp"));
+        let _ = fs::remove_file(&tmp);
+        write_private(&tmp, bytes, true)?;
+        fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))
+    }
+
+    /// Removes `name` if it exists.
+    pub fn remove(&self, name: &str) -> Result<(), CliError> {
+        let path = self.root.join(name);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_err(&path, e)),
+            _ => Ok(()),
+        }
+    }
+}
+
 fn write_private(path: &Path, bytes: &[u8], create_new: bool) -> Result<(), CliError> {
     let mut f = fs::OpenOptions::new()
         .write(true)

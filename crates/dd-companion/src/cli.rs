@@ -118,4 +118,10 @@ pub enum Command {
         /// Session id.
         session_id: String,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(display_order = 1000)]
+    Completions(dd_cli::gen::CompletionsArgs),
+    /// Print the man page, or write one page per command with --dir.
+    #[command(display_order = 1001)]
+    Man(dd_cli::gen::ManArgs),
 }

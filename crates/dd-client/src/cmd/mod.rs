@@ -2,6 +2,8 @@
 
 mod admin;
 mod attach;
+mod doctor;
+mod down;
 mod enroll;
 mod events;
 mod hook;
@@ -122,6 +124,16 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Audit { session, limit } => admin::audit(&ctx, session, limit).await,
         Command::Devices => admin::devices(&ctx).await,
         Command::Up(args) => up::run(&ctx, args).await,
+        Command::Down(args) => down::run(&ctx, args).await,
+        Command::Doctor(args) => doctor::run(&ctx, args).await,
+        Command::Completions(a) => {
+            dd_cli::gen::run_completions(<Cli as clap::CommandFactory>::command(), &a);
+            Ok(())
+        }
+        Command::Man(a) => Ok(dd_cli::gen::run_man(
+            <Cli as clap::CommandFactory>::command(),
+            &a,
+        )?),
         Command::Hook(cmd) => hook::run(&cmd),
         Command::Session(cmd) => match cmd {
             SessionCmd::New {

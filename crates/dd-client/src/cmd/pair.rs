@@ -18,6 +18,7 @@ use crate::cli::PairArgs;
 use crate::duration::{countdown, parse_secs};
 use crate::errors::CliError;
 use crate::qr;
+use dd_cli::term::Stdin;
 
 fn dur(flag: &str, v: Option<&str>) -> Result<Option<u64>, CliError> {
     v.map(|s| {
@@ -53,7 +54,8 @@ pub async fn create(
         .await?)
 }
 
-/// Prints the QR (unless `no_qr`) and the link for a human.
+/// Prints the QR (unless `no_qr`) and the link for a human. Every command
+/// that draws a pairing QR (`pair-mobile`, `up`) goes through here.
 pub fn show(p: &PairCreated, no_qr: bool) -> Result<()> {
     if !no_qr {
         print!("{}", qr::to_terminal(&qr::encode(&p.link)?));
@@ -118,15 +120,57 @@ pub async fn pair_mobile(ctx: &Ctx, a: PairArgs) -> Result<()> {
     Ok(())
 }
 
+/// How a wait for a phone ended.
+#[derive(Debug)]
+pub enum WaitEnd {
+    /// The token was redeemed: the grant it made.
+    Joined(GrantInfo),
+    /// A key other than Ctrl-C or Ctrl-D was pressed.
+    Key,
+    /// Ctrl-C or Ctrl-D (or stdin ended).
+    Quit,
+    /// The token expired unused.
+    Expired,
+    /// The token was cancelled.
+    Cancelled,
+}
+
 /// Polls `pair.status` until the token is redeemed, expires or is
-/// cancelled; draws a one-line countdown when `countdown_line`.
+/// cancelled; errors for the last two.
 async fn wait(conn: &Connection, p: &PairCreated, countdown_line: bool) -> Result<GrantInfo> {
+    let hint = if countdown_line { Some("") } else { None };
+    match wait_until(conn, p, hint, None).await? {
+        WaitEnd::Joined(g) => Ok(g),
+        WaitEnd::Expired => Err(CliError::from_code(
+            ErrorCode::TokenExpired,
+            "the pairing link expired before it was used",
+        )
+        .into()),
+        WaitEnd::Cancelled => Err(CliError::from_code(
+            ErrorCode::TokenCancelled,
+            "the pairing link was cancelled",
+        )
+        .into()),
+        WaitEnd::Key | WaitEnd::Quit => unreachable!("no keys are read without stdin"),
+    }
+}
+
+/// Polls `pair.status` (every 500 ms) until the token is redeemed, expires
+/// or is cancelled, or — when `keys` is given (stdin in raw mode) — a key
+/// is pressed. With `hint`, draws a one-line countdown ending in the hint,
+/// redrawn in place and cleared at the end.
+pub async fn wait_until(
+    conn: &Connection,
+    p: &PairCreated,
+    hint: Option<&str>,
+    mut keys: Option<&mut Stdin>,
+) -> Result<WaitEnd> {
     let params = PairCancel {
         session: p.session_id.clone(),
         token_id: p.token_id.clone(),
     };
     let clear = || {
-        if countdown_line {
+        if hint.is_some() {
             print!("\r\x1b[2K");
             let _ = std::io::stdout().flush();
         }
@@ -139,46 +183,49 @@ async fn wait(conn: &Connection, p: &PairCreated, countdown_line: bool) -> Resul
                 return Err(e.into());
             }
         };
-        match st.state.as_str() {
-            "pending" => {}
-            "redeemed" => {
-                clear();
-                return st.grant.ok_or_else(|| {
-                    CliError::new("protocol_error", "redeemed token without a grant").into()
-                });
-            }
-            "expired" => {
-                clear();
-                return Err(CliError::from_code(
-                    ErrorCode::TokenExpired,
-                    "the pairing link expired before it was used",
-                )
-                .into());
-            }
-            "cancelled" => {
-                clear();
-                return Err(CliError::from_code(
-                    ErrorCode::TokenCancelled,
-                    "the pairing link was cancelled",
-                )
-                .into());
-            }
+        let end = match st.state.as_str() {
+            "pending" => None,
+            "redeemed" => Some(WaitEnd::Joined(st.grant.ok_or_else(|| {
+                CliError::new("protocol_error", "redeemed token without a grant")
+            })?)),
+            "expired" => Some(WaitEnd::Expired),
+            "cancelled" => Some(WaitEnd::Cancelled),
             other => {
                 clear();
                 return Err(
                     CliError::new("protocol_error", format!("pair state {other:?}")).into(),
                 );
             }
+        };
+        if let Some(end) = end {
+            clear();
+            return Ok(end);
         }
-        if countdown_line {
+        if let Some(hint) = hint {
             let left = p.expires_at - now_secs();
             print!(
-                "\r\x1b[2Kwaiting for the phone… link expires in {}",
+                "\r\x1b[2Kwaiting for the phone… link expires in {}{hint}",
                 countdown(left)
             );
             let _ = std::io::stdout().flush();
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        let tick = tokio::time::sleep(Duration::from_millis(500));
+        match keys.as_deref_mut() {
+            None => tick.await,
+            Some(stdin) => {
+                tokio::select! {
+                    _ = tick => {}
+                    k = stdin.read() => {
+                        clear();
+                        return Ok(match k {
+                            None => WaitEnd::Quit,
+                            Some(b) if b.contains(&0x03) || b.contains(&0x04) => WaitEnd::Quit,
+                            Some(_) => WaitEnd::Key,
+                        });
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -281,4 +328,49 @@ pub async fn cancel(ctx: &Ctx, id: &str, token_id: &str) -> Result<()> {
         println!("cancelled pairing {token_id}");
     }
     Ok(())
+}
+
+/// `pair.status` of one token.
+pub async fn status(conn: &Connection, session: &str, token_id: &str) -> Result<PairStatus> {
+    Ok(conn
+        .call_typed(
+            PAIR_STATUS,
+            &PairCancel {
+                session: session.to_owned(),
+                token_id: token_id.to_owned(),
+            },
+        )
+        .await?)
+}
+
+/// `pair.cancel` of one token.
+pub async fn cancel_token(conn: &Connection, session: &str, token_id: &str) -> Result<()> {
+    let _: Value = conn
+        .call_typed(
+            PAIR_CANCEL,
+            &PairCancel {
+                session: session.to_owned(),
+                token_id: token_id.to_owned(),
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// The active (not revoked, not expired) grants of a session.
+pub async fn active_grants(conn: &Connection, session: &str) -> Result<Vec<GrantInfo>> {
+    let list: GrantList = conn
+        .call_typed(
+            GRANT_LIST,
+            &SessionRef {
+                session: session.to_owned(),
+            },
+        )
+        .await?;
+    let now = now_secs();
+    Ok(list
+        .grants
+        .into_iter()
+        .filter(|g| g.revoked_at.is_none() && g.expires_at > now)
+        .collect())
 }

@@ -21,24 +21,30 @@ use anyhow::Result;
 use dd_proto::methods::{
     CreateSession, Health, SessionInfo, SessionList, SessionStatus, SESSION_CREATE, SESSION_LIST,
 };
-use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::pair::WaitEnd;
 use super::{attach, connect_profile, enroll, pair, print_json, Ctx};
 use crate::cli::UpArgs;
+use crate::config::ConfigDir;
 use crate::errors::CliError;
 use crate::term;
+use dd_cli::term::Stdin;
+use dd_client_core::Connection;
+use dd_proto::methods::PairCreated;
+use std::io::IsTerminal;
+use zeroize::Zeroize;
 
 /// What the agent prints when ready (and keeps in `agent.json`).
 #[derive(Debug, Clone, Deserialize)]
-struct AgentInfo {
-    url: String,
-    agent_key: String,
+pub(super) struct AgentInfo {
+    pub url: String,
+    pub agent_key: String,
 }
 
 /// `$XDG_STATE_HOME/dd/agent`, else `~/.local/state/dd/agent`.
-fn default_state_dir() -> Result<PathBuf, CliError> {
+pub(super) fn default_state_dir() -> Result<PathBuf, CliError> {
     let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
     if let Some(x) = var("XDG_STATE_HOME") {
         return Ok(PathBuf::from(x).join("dd").join("agent"));
@@ -50,13 +56,13 @@ fn default_state_dir() -> Result<PathBuf, CliError> {
 
 /// A URL this machine can connect to: a wildcard listen address becomes
 /// loopback.
-fn connectable(url: &str) -> String {
+pub(super) fn connectable(url: &str) -> String {
     url.replace("://0.0.0.0", "://127.0.0.1")
         .replace("://[::]", "://[::1]")
 }
 
 /// Asks `GET /health`; true when it answers with `agent_key`.
-async fn health_ok(agent_url: &str, agent_key: &str) -> bool {
+pub(super) async fn health_ok(agent_url: &str, agent_key: &str) -> bool {
     match health(agent_url).await {
         Ok(h) => h.agent_key == agent_key,
         Err(e) => {
@@ -66,40 +72,12 @@ async fn health_ok(agent_url: &str, agent_key: &str) -> bool {
     }
 }
 
-async fn health(agent_url: &str) -> Result<Health> {
-    let u = url::Url::parse(agent_url)?;
-    let host = u.host_str().ok_or_else(|| anyhow::anyhow!("no host"))?;
-    let port = u
-        .port_or_known_default()
-        .ok_or_else(|| anyhow::anyhow!("no port"))?;
-    let addr = format!(
-        "{}:{port}",
-        host.trim_start_matches('[').trim_end_matches(']')
-    );
-    let fut = async {
-        let mut s = tokio::net::TcpStream::connect(addr).await?;
-        let req = format!(
-            "GET {} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n",
-            dd_proto::HEALTH_PATH
-        );
-        s.write_all(req.as_bytes()).await?;
-        let mut buf = Vec::new();
-        s.take(64 * 1024).read_to_end(&mut buf).await?;
-        anyhow::Ok(buf)
-    };
-    let buf = tokio::time::timeout(Duration::from_secs(3), fut).await??;
-    let text = String::from_utf8_lossy(&buf);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| anyhow::anyhow!("bad HTTP response"))?;
-    if !head.lines().next().unwrap_or_default().contains(" 200") {
-        anyhow::bail!("health: {}", head.lines().next().unwrap_or_default());
-    }
-    Ok(serde_json::from_str(body.trim())?)
+pub(super) async fn health(agent_url: &str) -> Result<Health> {
+    Ok(super::doctor::fetch_health(agent_url).await?.health)
 }
 
 /// `dd-agent` next to this executable, else on PATH.
-fn agent_binary() -> Result<PathBuf, CliError> {
+pub(super) fn agent_binary() -> Result<PathBuf, CliError> {
     if let Some(p) = std::env::current_exe()
         .ok()
         .and_then(|e| e.parent().map(|d| d.join("dd-agent")))
@@ -121,24 +99,23 @@ fn agent_binary() -> Result<PathBuf, CliError> {
         })
 }
 
-fn read_agent_json(state: &Path) -> Option<AgentInfo> {
+pub(super) fn read_agent_json(state: &Path) -> Option<AgentInfo> {
     let b = std::fs::read(state.join("agent.json")).ok()?;
     serde_json::from_slice(&b).ok()
 }
 
 /// Reuses the agent of `state` if it answers, else starts it.
-async fn ensure_agent(state: &Path, listen: &str) -> Result<AgentInfo> {
+async fn ensure_agent(ctx: &Ctx, state: &Path, listen: &str) -> Result<AgentInfo> {
     if let Some(mut info) = read_agent_json(state) {
         info.url = connectable(&info.url);
         if health_ok(&info.url, &info.agent_key).await {
             return Ok(info);
         }
     }
-    let info = spawn_agent(state, listen).await?;
-    Ok(info)
+    spawn_agent(ctx, state, listen).await
 }
 
-async fn spawn_agent(state: &Path, listen: &str) -> Result<AgentInfo> {
+async fn spawn_agent(ctx: &Ctx, state: &Path, listen: &str) -> Result<AgentInfo> {
     let bin = agent_binary()?;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -166,10 +143,18 @@ async fn spawn_agent(state: &Path, listen: &str) -> Result<AgentInfo> {
         .spawn()
         .map_err(|e| CliError::new("agent_start", format!("{}: {e}", bin.display())))?;
     eprintln!(
-        "started dd-agent (pid {}) on {listen}; log: {}",
+        "started dd-agent (pid {}) on {listen}; log: {}; `dd-client down` stops it",
         child.id(),
         log_path.display()
     );
+    let started = Started {
+        pid: child.id(),
+        state_dir: std::path::absolute(state).unwrap_or_else(|_| state.to_owned()),
+        listen: listen.to_owned(),
+        started_at: dd_client_core::clock::now_secs(),
+    };
+    ctx.cfg
+        .write_secret(STARTED_FILE, &serde_json::to_vec(&started)?)?;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let mut text = String::new();
@@ -231,6 +216,106 @@ fn enroll_link(state: &Path) -> Result<Zeroizing<String>> {
     Ok(Zeroizing::new(link.to_owned()))
 }
 
+/// The config-dir file (0600) holding the pairing link `up` showed last,
+/// so that running `up` again shows the same one while it is valid instead
+/// of minting another. The link holds the token's secret: it is read into
+/// zeroized memory only, and removed once redeemed, expired or replaced
+/// (and cancelled by `down`). The same dir holds `device.key`, an owner
+/// key worth far more than a pairing link to one session.
+pub(super) const PENDING_FILE: &str = "up-pairing.json";
+
+/// The config-dir file recording the agent `up` started (for `down`).
+pub(super) const STARTED_FILE: &str = "up-agent.json";
+
+/// Reused only when at least this much of its lifetime is left.
+const MIN_LEFT_SECS: i64 = 30;
+
+/// The pairing link `up` keeps between runs.
+#[derive(Serialize, Deserialize)]
+pub(super) struct Pending {
+    pub agent_key: String,
+    pub session_id: String,
+    pub token_id: String,
+    pub link: String,
+    pub expires_at: i64,
+    pub read_only: bool,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.link.zeroize();
+    }
+}
+
+/// The agent `up` started.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct Started {
+    pub pid: u32,
+    pub state_dir: PathBuf,
+    pub listen: String,
+    pub started_at: i64,
+}
+
+pub(super) fn load_pending(cfg: &ConfigDir) -> Option<Pending> {
+    let bytes = cfg.read_secret(PENDING_FILE).ok()??;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn save_pending(cfg: &ConfigDir, p: &PairCreated, agent_key: &str) -> Result<()> {
+    let pending = Pending {
+        agent_key: agent_key.to_owned(),
+        session_id: p.session_id.clone(),
+        token_id: p.token_id.clone(),
+        link: p.link.clone(),
+        expires_at: p.expires_at,
+        read_only: p.read_only,
+    };
+    let bytes = Zeroizing::new(serde_json::to_vec(&pending)?);
+    cfg.write_secret(PENDING_FILE, &bytes)?;
+    Ok(())
+}
+
+/// The link to show for `session`: the kept one when it is for this agent
+/// and session, still pending and not about to expire; else a new one (a
+/// kept one that is still pending elsewhere is cancelled first).
+async fn pairing_for(
+    ctx: &Ctx,
+    conn: &Connection,
+    agent_key: &str,
+    session: &str,
+) -> Result<(PairCreated, bool)> {
+    if let Some(old) = load_pending(&ctx.cfg) {
+        if old.agent_key == agent_key {
+            let pending = matches!(
+                pair::status(conn, &old.session_id, &old.token_id).await,
+                Ok(st) if st.state == "pending"
+            );
+            if pending
+                && old.session_id == session
+                && old.expires_at - dd_client_core::clock::now_secs() >= MIN_LEFT_SECS
+            {
+                let p = PairCreated {
+                    link: old.link.clone(),
+                    token_id: old.token_id.clone(),
+                    session_id: old.session_id.clone(),
+                    expires_at: old.expires_at,
+                    read_only: old.read_only,
+                };
+                return Ok((p, true));
+            }
+            if pending {
+                if let Err(e) = pair::cancel_token(conn, &old.session_id, &old.token_id).await {
+                    tracing::debug!(%e, "cancelling the previous pairing link failed");
+                }
+            }
+        }
+        ctx.cfg.remove(PENDING_FILE)?;
+    }
+    let p = pair::create(conn, session, None, None, false, Some("up".into())).await?;
+    save_pending(&ctx.cfg, &p, agent_key)?;
+    Ok((p, false))
+}
+
 /// Runs the quickstart.
 pub async fn run(ctx: &Ctx, args: UpArgs) -> Result<()> {
     let default_state = default_state_dir()?;
@@ -250,7 +335,7 @@ pub async fn run(ctx: &Ctx, args: UpArgs) -> Result<()> {
                     )
                     .into());
                 }
-                let info = ensure_agent(&state, &args.listen).await?;
+                let info = ensure_agent(ctx, &state, &args.listen).await?;
                 if info.agent_key != p.agent_key {
                     return Err(CliError::new(
                         "agent_key_mismatch",
@@ -266,7 +351,7 @@ pub async fn run(ctx: &Ctx, args: UpArgs) -> Result<()> {
             p
         }
         None => {
-            ensure_agent(&state, &args.listen).await?;
+            ensure_agent(ctx, &state, &args.listen).await?;
             let link = enroll_link(&state)?;
             let p = enroll::enroll(ctx, &link, None).await?;
             eprintln!("enrolled this device as {} ({})", p.device_id, p.label);
@@ -297,7 +382,53 @@ pub async fn run(ctx: &Ctx, args: UpArgs) -> Result<()> {
             .await?
         }
     };
-    let p = pair::create(&conn, &session.id, None, None, false, Some("up".into())).await?;
+    // A plain reattach to a session a phone already holds shows no new
+    // link (`--pair` asks for one; `Ctrl-] p` draws one inside).
+    // A kept link for this session that is still pending is shown again;
+    // one that was redeemed or expired meanwhile is dropped.
+    let kept = match load_pending(&ctx.cfg) {
+        Some(p) if p.session_id == session.id && p.agent_key == profile.agent_key => {
+            let pending = matches!(
+                pair::status(&conn, &p.session_id, &p.token_id).await,
+                Ok(st) if st.state == "pending"
+            );
+            if !pending {
+                ctx.cfg.remove(PENDING_FILE)?;
+            }
+            pending
+        }
+        _ => false,
+    };
+    let paired = if args.pair || kept {
+        Vec::new()
+    } else {
+        pair::active_grants(&conn, &session.id).await?
+    };
+    if !paired.is_empty() {
+        if ctx.json {
+            print_json(&serde_json::json!({
+                "session_id": session.id,
+                "agent_url": profile.agent_url,
+                "paired": paired.len(),
+            }));
+        } else {
+            println!(
+                "session {} ({}) is paired with {} device(s); `dd-client up --pair` or Ctrl-] p shows a new link",
+                session.id,
+                session.name,
+                paired.len()
+            );
+        }
+        if args.no_attach {
+            return Ok(());
+        }
+        return attach::run(ctx, &conn, &session.id).await;
+    }
+    let (p, reused) = pairing_for(ctx, &conn, &profile.agent_key, &session.id).await?;
+    let interactive = !ctx.json
+        && !args.no_wait
+        && std::io::stdin().is_terminal()
+        && std::io::stdout().is_terminal();
     if ctx.json {
         print_json(&serde_json::json!({
             "session_id": session.id,
@@ -305,10 +436,53 @@ pub async fn run(ctx: &Ctx, args: UpArgs) -> Result<()> {
             "link": p.link,
             "token_id": p.token_id,
             "expires_at": super::fmt_time(p.expires_at),
+            "reused": reused,
         }));
     } else {
         println!("session {} ({})", session.id, session.name);
         pair::show(&p, false)?;
+    }
+    if interactive {
+        let then = if args.no_attach { "exit" } else { "attach" };
+        let end = {
+            let _raw = term::enter_raw()?;
+            let mut stdin = Stdin::open();
+            let hint = format!(" · any key: {then} now · Ctrl-C: quit");
+            pair::wait_until(&conn, &p, Some(&hint), Some(&mut stdin)).await?
+        };
+        match end {
+            WaitEnd::Joined(g) => {
+                ctx.cfg.remove(PENDING_FILE)?;
+                println!(
+                    "joined: {} (grant {}, {})",
+                    if g.label.is_empty() {
+                        "a phone"
+                    } else {
+                        &g.label
+                    },
+                    g.grant_id,
+                    if g.read_only {
+                        "read-only"
+                    } else {
+                        "read-write"
+                    }
+                );
+            }
+            WaitEnd::Key => {}
+            WaitEnd::Quit => {
+                println!(
+                    "not attaching; the link stays valid until {} (`dd-client up` shows it again)",
+                    super::fmt_time(p.expires_at)
+                );
+                return Ok(());
+            }
+            WaitEnd::Expired | WaitEnd::Cancelled => {
+                ctx.cfg.remove(PENDING_FILE)?;
+                println!(
+                    "the pairing link expired unused; Ctrl-] p in the session shows a new one"
+                );
+            }
+        }
     }
     if args.no_attach {
         return Ok(());

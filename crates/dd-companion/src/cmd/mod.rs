@@ -201,6 +201,14 @@ pub async fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Completions(a) => {
+            dd_cli::gen::run_completions(<Cli as clap::CommandFactory>::command(), &a);
+            Ok(0)
+        }
+        Command::Man(a) => {
+            dd_cli::gen::run_man(<Cli as clap::CommandFactory>::command(), &a)?;
+            Ok(0)
+        }
     }
 }
 
