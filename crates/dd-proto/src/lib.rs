@@ -29,6 +29,7 @@ pub mod link;
 pub mod message;
 pub mod methods;
 pub mod noise;
+pub mod text;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use frame::{fragment, Reassembler};

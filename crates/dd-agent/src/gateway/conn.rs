@@ -205,7 +205,7 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
         }
     };
     let key = responder.remote_key();
-    let welcome = match admit(&agent, &key, responder.hello()) {
+    let welcome = match admit(&agent, &key, peer, responder.hello()) {
         Ok(principal) => Welcome {
             version: PROTOCOL_VERSION,
             principal: Some(principal.to_owned()),
@@ -341,6 +341,7 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
 fn admit(
     agent: &Agent,
     key: &[u8; 32],
+    peer: SocketAddr,
     hello: Result<&Hello, dd_proto::noise::NoiseError>,
 ) -> Result<&'static str, ErrorBody> {
     let hello =
@@ -358,9 +359,10 @@ fn admit(
     let principal = policy::resolve(&agent.store, key, now)
         .map_err(|e| ErrorBody::new(ErrorCode::Internal, format!("store: {e}")))?;
     if let Err(d) = policy::check_handshake(&principal, now) {
-        agent.store.audit(
-            "denied",
-            &principal.actor(),
+        super::guard::audit_denied(
+            &agent.store,
+            &principal,
+            peer.ip(),
             None,
             &format!("handshake: {}", d.code),
             now,

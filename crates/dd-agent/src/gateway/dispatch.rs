@@ -86,10 +86,10 @@ pub(crate) async fn handle(conn: &Arc<Conn>, id: u64, method: &str, params: Valu
     let scope = match policy::authorize(&principal, op, target.as_deref(), now) {
         Ok(s) => s,
         Err(denial) => {
-            let actor = principal.actor();
-            conn.agent.store.audit(
-                "denied",
-                &actor,
+            super::guard::audit_denied(
+                &conn.agent.store,
+                &principal,
+                conn.peer.ip(),
                 target.as_deref(),
                 &format!("{method}: {}", denial.code),
                 now,
@@ -287,7 +287,7 @@ async fn run(
                 Ok(device) => ok(m::Enrolled {
                     device_id: device.id,
                 }),
-                Err(e) => Err(redeem_failed(conn, actor, None, e, now)),
+                Err(e) => Err(redeem_failed(conn, actor, e, now)),
             }
         }
         m::DEVICE_LIST => ok(m::DeviceList {
@@ -300,13 +300,24 @@ async fn run(
                 .iter()
                 .find(|d| d.id == r.device_id)
                 .ok_or_else(|| err(ErrorCode::NotFound, "no such device"))?;
-            store.revoke_device(&r.device_id, now).map_err(store_err)?;
+            let cascade = store.revoke_device(&r.device_id, now).map_err(store_err)?;
             if let Some(k) = dd_proto::keys::decode_key(&dev.key) {
                 agent
                     .live
                     .cut(&[], Some(k), dd_proto::message::EndReason::Revoked);
             }
             store.audit("device_revoked", actor, None, &r.device_id, now);
+            // What the device set up ends with it (docs/security.md).
+            let grants: Vec<String> = cascade.grants.iter().map(|(g, _)| g.clone()).collect();
+            cut_grants(conn, &grants);
+            for (g, s) in &cascade.grants {
+                let why = format!("{g}: made from a token of revoked device {}", r.device_id);
+                store.audit("grant_revoked", actor, Some(s), &why, now);
+            }
+            for t in &cascade.tokens {
+                let why = format!("{t}: minted by revoked device {}", r.device_id);
+                store.audit("token_cancelled", actor, None, &why, now);
+            }
             ok(json!({}))
         }
         m::AGENT_CONFIG_GET => ok(store.config().map_err(store_err)?),
@@ -345,7 +356,7 @@ async fn run(
             .map_err(|_| err(ErrorCode::Internal, "redeem task failed"))?;
             match done {
                 Ok(grant) => ok(grant),
-                Err(e) => Err(redeem_failed(conn, actor, None, e, now)),
+                Err(e) => Err(redeem_failed(conn, actor, e, now)),
             }
         }
         m::PAIR_CANCEL => {
@@ -403,9 +414,7 @@ async fn run(
         }
         m::AUDIT_LIST => {
             let q: m::AuditQuery = params(p)?;
-            ok(m::AuditList {
-                records: store.list_audit(&q).map_err(store_err)?,
-            })
+            ok(store.list_audit_page(&q).map_err(store_err)?)
         }
         other => Err(err(
             ErrorCode::UnknownMethod,
@@ -471,11 +480,11 @@ fn redeem_guard(conn: &Conn) -> Result<(), ErrorBody> {
         .limits
         .may_redeem(conn.peer.ip())
         .map_err(|wait| {
-            conn.agent.store.audit(
-                "redeem_failed",
+            super::guard::audit_redeem_failed(
+                &conn.agent.store,
                 &format!("key:{}", &dd_proto::keys::encode_key(&conn.key)[..12]),
-                None,
-                &format!("rate_limited from {}", conn.peer.ip()),
+                conn.peer.ip(),
+                "rate_limited",
                 now_secs(),
             );
             err(
@@ -488,22 +497,16 @@ fn redeem_guard(conn: &Conn) -> Result<(), ErrorBody> {
         })
 }
 
-fn redeem_failed(
-    conn: &Conn,
-    actor: &str,
-    session: Option<&str>,
-    e: crate::store::StoreError,
-    now: i64,
-) -> ErrorBody {
+fn redeem_failed(conn: &Conn, actor: &str, e: crate::store::StoreError, now: i64) -> ErrorBody {
     let body = store_err(e);
     if body.code.is_authorization() {
         conn.agent.limits.failed(conn.peer.ip());
     }
-    conn.agent.store.audit(
-        "redeem_failed",
+    super::guard::audit_redeem_failed(
+        &conn.agent.store,
         actor,
-        session,
-        &format!("{} from {}", body.code, conn.peer.ip()),
+        conn.peer.ip(),
+        body.code.as_str(),
         now,
     );
     body
@@ -603,9 +606,10 @@ pub(crate) async fn stream_input(
     let now = now_secs();
     let principal = conn.principal()?;
     if let Err(d) = policy::authorize(&principal, Operation::SessionInput, Some(&session_id), now) {
-        conn.agent.store.audit(
-            "denied",
-            &principal.actor(),
+        super::guard::audit_denied(
+            &conn.agent.store,
+            &principal,
+            conn.peer.ip(),
             Some(&session_id),
             &format!("input: {}", d.code),
             now,

@@ -10,6 +10,7 @@ mod accept;
 mod bounds;
 mod conn;
 mod dispatch;
+mod guard;
 mod http;
 mod limits;
 mod live;

@@ -18,7 +18,8 @@ pub fn ops_for(read_only: bool) -> Vec<Op> {
 }
 
 pub(super) const COLUMNS: &str =
-    "id, session_id, label, read_only, created_at, expires_at, last_seen, revoked_at";
+    "id, session_id, label, read_only, created_at, expires_at, last_seen, revoked_at,
+     (SELECT created_by FROM pair_tokens WHERE pair_tokens.id = grants.token_id)";
 
 /// Reads a `grants` row selected with [`COLUMNS`].
 pub(super) fn grant_from_row(row: &Row<'_>) -> rusqlite::Result<GrantInfo> {
@@ -34,6 +35,7 @@ pub(super) fn grant_from_row(row: &Row<'_>) -> rusqlite::Result<GrantInfo> {
         last_seen: row.get(6)?,
         revoked_at: row.get(7)?,
         connected: 0,
+        created_by: row.get(8)?,
     })
 }
 

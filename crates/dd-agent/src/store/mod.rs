@@ -38,8 +38,9 @@ use rand::RngCore;
 use rusqlite::Connection;
 use zeroize::Zeroizing;
 
-pub use audit::{DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT};
+pub use audit::{Retention, AGGREGATE_SECS, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT, NOISE_ACTIONS};
 pub use config::{default_config, MAX_TTL_SECS};
+pub use devices::DeviceRevocation;
 pub use grants::ops_for;
 pub use tokens::{MintedToken, NewPairToken};
 
@@ -105,6 +106,12 @@ pub struct Store {
     writer: Arc<group::GroupWriter>,
     /// Bumped after every write transaction (see [`Store::generation`]).
     generation: Arc<AtomicU64>,
+    /// Open aggregated audit records (see [`audit`]).
+    aggregates: Arc<Mutex<audit::Aggregates>>,
+    /// How much audit is kept.
+    retention: Arc<Mutex<Retention>>,
+    /// Audit rows inserted since opening (retention runs every so many).
+    audit_inserts: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -136,6 +143,9 @@ impl Store {
             conn: Arc::new(Mutex::new(conn)),
             writer: Arc::new(group::GroupWriter::new(writer)),
             generation: Arc::new(AtomicU64::new(0)),
+            aggregates: Arc::new(Mutex::new(audit::Aggregates::default())),
+            retention: Arc::new(Mutex::new(Retention::default())),
+            audit_inserts: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -254,13 +264,10 @@ fn expiry(now: i64, ttl_secs: u64, what: &str) -> Result<i64, StoreError> {
 const MAX_LABEL_CHARS: usize = 64;
 
 /// Makes a peer-supplied label safe to store and print in a terminal:
-/// control characters removed, trimmed, at most [`MAX_LABEL_CHARS`].
+/// control, format (bidi, zero-width) and separator characters removed
+/// ([`dd_proto::text::sanitize`]), trimmed, at most [`MAX_LABEL_CHARS`].
 fn clean_label(label: &str, default: &str) -> String {
-    let s: String = label
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_LABEL_CHARS)
-        .collect();
+    let s = dd_proto::text::sanitize(label, MAX_LABEL_CHARS);
     let s = s.trim();
     if s.is_empty() {
         default.to_owned()
