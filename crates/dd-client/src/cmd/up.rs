@@ -233,6 +233,7 @@ fn enroll_link(state: &Path) -> Result<Zeroizing<String>> {
 
 /// Runs the quickstart.
 pub async fn run(ctx: &Ctx, args: UpArgs) -> Result<()> {
+    pair::refuse_inside_session(args.in_session)?;
     let default_state = default_state_dir()?;
     let state = args.state_dir.clone().unwrap_or(default_state.clone());
     let profile = match ctx.cfg.profile()? {
@@ -297,6 +298,9 @@ pub async fn run(ctx: &Ctx, args: UpArgs) -> Result<()> {
             .await?
         }
     };
+    if pair::is_shell(&session.command) {
+        eprintln!("{}", pair::shell_warning(&session));
+    }
     let p = pair::create(&conn, &session.id, None, None, false, Some("up".into())).await?;
     if ctx.json {
         print_json(&serde_json::json!({

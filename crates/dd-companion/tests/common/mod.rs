@@ -64,6 +64,7 @@ impl World {
         let mut c = Command::new(client_bin());
         c.env("DD_CLIENT_HOME", self.owner_home())
             .env_remove("XDG_CONFIG_HOME")
+            .env_remove("DD_SESSION_ID")
             .stdin(Stdio::null());
         c
     }
@@ -83,6 +84,7 @@ impl World {
         let mut c = Command::new(companion_bin());
         c.env("DD_COMPANION_HOME", home)
             .env_remove("XDG_CONFIG_HOME")
+            .env_remove("DD_SESSION_ID")
             .stdin(Stdio::null());
         c
     }
