@@ -267,7 +267,7 @@ async fn run(
         }
         m::ENROLL_REDEEM => {
             let r: m::EnrollRedeem = params(p)?;
-            redeem_guard(conn)?;
+            let attempt = redeem_guard(conn)?;
             // On a blocking thread: it waits for its (group) commit.
             let (st, key, peer) = (store.clone(), conn.key, conn.peer);
             let done = tokio::task::spawn_blocking(move || {
@@ -284,10 +284,13 @@ async fn run(
             .await
             .map_err(|_| err(ErrorCode::Internal, "redeem task failed"))?;
             match done {
-                Ok(device) => ok(m::Enrolled {
-                    device_id: device.id,
-                }),
-                Err(e) => Err(redeem_failed(conn, actor, e, now)),
+                Ok(device) => {
+                    attempt.succeeded();
+                    ok(m::Enrolled {
+                        device_id: device.id,
+                    })
+                }
+                Err(e) => Err(redeem_failed(conn, attempt, actor, e, now)),
             }
         }
         m::DEVICE_LIST => ok(m::DeviceList {
@@ -340,7 +343,7 @@ async fn run(
         m::PAIR_CREATE => pair_create(conn, params(p)?, actor, now),
         m::PAIR_REDEEM => {
             let r: m::PairRedeem = params(p)?;
-            redeem_guard(conn)?;
+            let attempt = redeem_guard(conn)?;
             // On a blocking thread: it waits for its (group) commit.
             let (st, key, peer) = (store.clone(), conn.key, conn.peer);
             // The audit record goes in the redemption's own transaction.
@@ -355,8 +358,11 @@ async fn run(
             .await
             .map_err(|_| err(ErrorCode::Internal, "redeem task failed"))?;
             match done {
-                Ok(grant) => ok(grant),
-                Err(e) => Err(redeem_failed(conn, actor, e, now)),
+                Ok(grant) => {
+                    attempt.succeeded();
+                    ok(grant)
+                }
+                Err(e) => Err(redeem_failed(conn, attempt, actor, e, now)),
             }
         }
         m::PAIR_CANCEL => {
@@ -475,32 +481,34 @@ fn end_grants(
     Ok(())
 }
 
-fn redeem_guard(conn: &Conn) -> Result<(), ErrorBody> {
-    conn.agent
-        .limits
-        .may_redeem(conn.peer.ip())
-        .map_err(|wait| {
-            super::guard::audit_redeem_failed(
-                &conn.agent.store,
-                &format!("key:{}", &dd_proto::keys::encode_key(&conn.key)[..12]),
-                conn.peer.ip(),
-                "rate_limited",
-                now_secs(),
-            );
-            err(
-                ErrorCode::RateLimited,
-                format!(
-                    "too many failed redemptions from this address; retry in {}s",
-                    wait.as_secs() + 1
-                ),
-            )
-        })
+/// Takes the rate-limit cells of one redemption attempt (check and count
+/// in one step), or refuses it saying what was limited.
+fn redeem_guard(conn: &Conn) -> Result<super::limits::Attempt<'_>, ErrorBody> {
+    conn.agent.limits.begin(conn.peer.ip()).map_err(|limited| {
+        super::guard::audit_redeem_failed(
+            &conn.agent.store,
+            &format!("key:{}", &dd_proto::keys::encode_key(&conn.key)[..12]),
+            conn.peer.ip(),
+            limited.what(),
+            now_secs(),
+        );
+        err(ErrorCode::RateLimited, limited.message())
+    })
 }
 
-fn redeem_failed(conn: &Conn, actor: &str, e: crate::store::StoreError, now: i64) -> ErrorBody {
+fn redeem_failed(
+    conn: &Conn,
+    attempt: super::limits::Attempt<'_>,
+    actor: &str,
+    e: crate::store::StoreError,
+    now: i64,
+) -> ErrorBody {
     let body = store_err(e);
     if body.code.is_authorization() {
-        conn.agent.limits.failed(conn.peer.ip());
+        attempt.failed();
+    } else {
+        // Not a wrong guess (a bad request, a database error): no charge.
+        attempt.succeeded();
     }
     super::guard::audit_redeem_failed(
         &conn.agent.store,
