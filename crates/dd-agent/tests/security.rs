@@ -31,18 +31,25 @@ async fn a_denial_flood_is_aggregated_and_the_redemption_stays_reachable() {
     let s = shell_session(&own).await;
     let (_c, _k, grant) = companion(&own, &s, json!({})).await;
 
-    // One address, one connection, 300 bad redemptions: 10 reach the token
-    // check, the rest are rate limited. None of them closes the connection.
-    let stranger = agent.connect(&StaticKeypair::generate()).await.unwrap();
+    // One address, 300 bad redemptions: 10 reach the token check, the rest
+    // are rate limited. An unknown key is disconnected after 5 refused
+    // requests, so the flood takes 60 connections.
     let mut codes = Vec::new();
-    for i in 0..300 {
-        let r = stranger
-            .call(
-                m::PAIR_REDEEM,
-                json!({"token": format!("bogus{i}"), "label": "x"}),
-            )
-            .await;
-        codes.push(code(r).unwrap());
+    for _ in 0..60 {
+        let stranger = agent.connect(&StaticKeypair::generate()).await.unwrap();
+        for i in 0..5 {
+            let r = stranger
+                .call(
+                    m::PAIR_REDEEM,
+                    json!({"token": format!("bogus{i}"), "label": "x"}),
+                )
+                .await;
+            codes.push(code(r).unwrap());
+        }
+        let more = stranger.call(m::SESSION_LIST, json!({})).await;
+        assert_eq!(code(more), None, "disconnected after 5 denials");
+        let why = stranger.close_reason().unwrap_or_default();
+        assert!(why.contains("refused requests"), "{why}");
     }
     assert_eq!(
         codes
@@ -392,14 +399,15 @@ async fn low_order_static_keys_are_refused_at_the_handshake() {
     own.call(m::SESSION_LIST, json!({})).await.unwrap();
 }
 
-/// Connects from loopback address `from` with a fresh key and makes one
-/// request; the response's result.
-async fn call_from(
+/// Connects from loopback address `from` with a fresh key and makes `n`
+/// identical requests (pipelined); their results.
+async fn calls_from(
     agent: &AgentProc,
     from: &str,
     method: &str,
     params: serde_json::Value,
-) -> Result<serde_json::Value, dd_proto::ErrorBody> {
+    n: u64,
+) -> Vec<Result<serde_json::Value, dd_proto::ErrorBody>> {
     let mut ws = raw::ws_from(agent, from).await.expect("websocket");
     let hello = Hello {
         version: dd_proto::PROTOCOL_VERSION,
@@ -407,7 +415,7 @@ async fn call_from(
     };
     let key = StaticKeypair::generate();
     let (init, m1) = dd_proto::noise::Initiator::start(&key, &agent.key, &hello).unwrap();
-    ws.send(Ws::binary(m1)).await.unwrap();
+    ws.send(Ws::binary(m1)).await.expect("send handshake");
     let reply = loop {
         if let Ws::Binary(b) = ws.next().await.unwrap().unwrap() {
             break b;
@@ -416,25 +424,39 @@ async fn call_from(
     let (t, w) = init.finish(&reply).unwrap();
     assert!(w.error.is_none(), "{w:?}");
     let (mut sealer, mut opener) = t.split();
-    let msg = dd_proto::Message::Request {
-        id: 1,
-        method: method.into(),
-        params,
-    };
-    for f in sealer.seal(&msg).unwrap() {
-        ws.send(Ws::binary(f)).await.unwrap();
+    for id in 1..=n {
+        let msg = dd_proto::Message::Request {
+            id,
+            method: method.into(),
+            params: params.clone(),
+        };
+        for f in sealer.seal(&msg).unwrap() {
+            ws.send(Ws::binary(f)).await.expect("send request");
+        }
     }
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(20), ws.next())
+    let mut out = Vec::new();
+    while (out.len() as u64) < n {
+        let frame = tokio::time::timeout(Duration::from_secs(30), ws.next())
             .await
             .expect("no response")
             .expect("closed")
             .expect("ws error");
         let Ws::Binary(b) = frame else { continue };
         if let Some(dd_proto::Message::Response { result, .. }) = opener.open(&b).unwrap() {
-            return result;
+            out.push(result);
         }
     }
+    out
+}
+
+/// One request from `from` (see [`calls_from`]).
+async fn call_from(
+    agent: &AgentProc,
+    from: &str,
+    method: &str,
+    params: serde_json::Value,
+) -> Result<serde_json::Value, dd_proto::ErrorBody> {
+    calls_from(agent, from, method, params, 1).await.remove(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -444,12 +466,17 @@ async fn redemption_limits_are_exact_per_address_and_spare_clean_addresses() {
     let s = shell_session(&own).await;
     let bad = || json!({"token": "AAAAAAAAAAAAAAAAAAAAAA", "label": "x"});
 
-    // 40 concurrent guesses from one address: exactly its burst reaches the
+    // 40 guesses from one address on 8 concurrent connections (an unknown
+    // key gets 5 refusals per connection): exactly its burst reaches the
     // token check; the rest are told this address was limited.
-    let tasks: Vec<_> = (0..40)
-        .map(|_| call_from(&agent, "127.0.0.2", m::PAIR_REDEEM, bad()))
+    let tasks: Vec<_> = (0..8)
+        .map(|_| calls_from(&agent, "127.0.0.2", m::PAIR_REDEEM, bad(), 5))
         .collect();
-    let results = futures_util::future::join_all(tasks).await;
+    let results: Vec<_> = futures_util::future::join_all(tasks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     let invalid = results
         .iter()
         .filter(|r| matches!(r, Err(e) if e.code == ErrorCode::TokenInvalid))
@@ -472,15 +499,19 @@ async fn redemption_limits_are_exact_per_address_and_spare_clean_addresses() {
     // 60 more addresses spend their whole quota at once: 600 failures, far
     // more than the global burst of 200 (plus 20/s), so some are told
     // everyone was limited.
-    let tasks: Vec<_> = (0..600)
+    let tasks: Vec<_> = (0..120)
         .map(|i| {
             let from = format!("127.0.1.{}", i % 60 + 1);
             let agent = &agent;
-            async move { call_from(agent, &from, m::PAIR_REDEEM, bad()).await }
+            async move { calls_from(agent, &from, m::PAIR_REDEEM, bad(), 5).await }
         })
         .collect();
     let mut everyone = 0;
-    for r in futures_util::future::join_all(tasks).await {
+    for r in futures_util::future::join_all(tasks)
+        .await
+        .into_iter()
+        .flatten()
+    {
         let e = r.unwrap_err();
         if e.code == ErrorCode::RateLimited {
             if e.message.contains("all addresses") {
@@ -507,4 +538,72 @@ async fn redemption_limits_are_exact_per_address_and_spare_clean_addresses() {
     .await
     .expect("honest redemption");
     assert_eq!(g["session_id"], s.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_session_takes_no_new_companions_and_its_grants_end() {
+    let agent = AgentProc::start();
+    let (own, _) = owner(&agent).await;
+    let s = shell_session(&own).await;
+    let (phone, _, _) = companion(&own, &s, json!({})).await;
+    let later = pair(&own, &s, json!({})).await;
+    // The program exits.
+    own.call(
+        m::SESSION_INPUT,
+        json!({"session": s, "data": dd_proto::keys::encode_bytes(b"exit\n")}),
+    )
+    .await
+    .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let v = own
+                .call(m::SESSION_META, json!({"session": s}))
+                .await
+                .unwrap();
+            if v["status"] != "running" {
+                return tokio::time::Instant::now();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the shell did not exit");
+    // A token minted while it ran cannot be redeemed now.
+    let e = redeem(&later.link)
+        .await
+        .map(|_| ())
+        .expect_err("redeemed an ended session");
+    assert_eq!(e.code(), Some(ErrorCode::SessionEnded), "{e:?}");
+    // The live grant ends after the documented grace (10 s, checked every 2 s).
+    let gone = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match phone.call(m::SESSION_META, json!({"session": s})).await {
+                Ok(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                Err(e) => return e,
+            }
+        }
+    })
+    .await
+    .expect("the grant of an ended session stayed live");
+    assert!(
+        ended.elapsed() >= Duration::from_secs(8),
+        "no grace: {:?}",
+        ended.elapsed()
+    );
+    assert!(
+        matches!(gone.code(), Some(ErrorCode::Revoked) | None),
+        "{gone:?}"
+    );
+    let grants: m::GrantList = serde_json::from_value(
+        own.call(m::GRANT_LIST, json!({"session": s}))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(grants.grants.iter().all(|g| g.revoked_at.is_some()));
+    let rows = audit(&own, json!({"action": "grant_revoked", "session": s})).await;
+    assert!(rows
+        .records
+        .iter()
+        .any(|r| r.detail.ends_with("session ended")));
 }

@@ -56,7 +56,13 @@ pub(crate) struct Conn {
     pub(crate) last_session: Mutex<Option<String>>,
     /// When "last seen" was last written for this connection's principal.
     pub(crate) last_touch: std::sync::atomic::AtomicI64,
+    /// Requests refused while the peer was an unknown key.
+    unknown_denials: std::sync::atomic::AtomicU32,
 }
+
+/// An unknown key is disconnected after this many refused requests (it
+/// may only redeem a link; an honest client needs one try, maybe two).
+pub(crate) const MAX_UNKNOWN_DENIALS: u32 = 5;
 
 /// "Last seen" is written at most this often per connection (seconds): each
 /// write is a durable SQLite commit, too dear for every keystroke request.
@@ -266,6 +272,7 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
         streams: Mutex::new(HashMap::new()),
         last_session: Mutex::new(None),
         last_touch: std::sync::atomic::AtomicI64::new(0),
+        unknown_denials: std::sync::atomic::AtomicU32::new(0),
     });
     tracing::debug!(%peer, conn = id, "connected");
 
@@ -378,8 +385,17 @@ async fn on_message(conn: &Arc<Conn>, msg: Message) -> Option<(u16, String)> {
         Message::Request { id, method, params } => {
             match dispatch::handle(conn, id, &method, params).await {
                 Handled::Reply(result) => {
+                    let over = result.is_err() && unknown_denied(conn);
                     conn.send(Message::Response { id, result }).await;
-                    None
+                    over.then(|| {
+                        (
+                            CLOSE_POLICY,
+                            format!(
+                                "unauthorized: {MAX_UNKNOWN_DENIALS} refused requests from a key \
+                                 the agent does not know"
+                            ),
+                        )
+                    })
                 }
                 Handled::Sent => None,
                 Handled::ReplyThenClose(err) => {
@@ -411,6 +427,19 @@ async fn on_message(conn: &Arc<Conn>, msg: Message) -> Option<(u16, String)> {
             ),
         )),
     }
+}
+
+/// Counts a refused request of an unknown key; true once it reached
+/// [`MAX_UNKNOWN_DENIALS`].
+fn unknown_denied(conn: &Conn) -> bool {
+    if !matches!(conn.principal(), Ok(Principal::Unknown { .. })) {
+        return false;
+    }
+    let n = conn
+        .unknown_denials
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        + 1;
+    n >= MAX_UNKNOWN_DENIALS
 }
 
 fn kind_name(m: &Message) -> &'static str {

@@ -346,9 +346,12 @@ async fn run(
             let attempt = redeem_guard(conn)?;
             // On a blocking thread: it waits for its (group) commit.
             let (st, key, peer) = (store.clone(), conn.key, conn.peer);
+            let sessions = agent.sessions.clone();
+            // An ended session takes no new companions.
+            let live = move |id: &str| sessions.get(id).is_some_and(|s| s.info().status.is_live());
             // The audit record goes in the redemption's own transaction.
             let done = tokio::task::spawn_blocking(move || {
-                st.redeem_pair_token_audited(&r.token, &key, &r.label, now, |grant| {
+                st.redeem_pair_token_audited(&r.token, &key, &r.label, now, &live, |grant| {
                     Some(format!(
                         "label {:?}, read_only {}, from {}",
                         grant.label, grant.read_only, peer
@@ -438,18 +441,23 @@ fn session(conn: &Conn, id: &str) -> Result<Arc<crate::sessions::Session>, Error
 
 /// Cuts the live streams and connections of the given (just revoked) grants.
 fn cut_grants(conn: &Conn, ids: &[String]) {
+    cut_grants_of(&conn.agent, ids)
+}
+
+/// [`cut_grants`] without a connection.
+pub(crate) fn cut_grants_of(agent: &super::Agent, ids: &[String]) {
     if ids.is_empty() {
         return;
     }
     let keys: Vec<[u8; 32]> = ids
         .iter()
-        .filter_map(|g| conn.agent.store.grant_key(g).ok().flatten())
+        .filter_map(|g| agent.store.grant_key(g).ok().flatten())
         .collect();
-    conn.agent
+    agent
         .live
         .cut(ids, None, dd_proto::message::EndReason::Revoked);
     for k in keys {
-        conn.agent
+        agent
             .live
             .cut(&[], Some(k), dd_proto::message::EndReason::Revoked);
     }

@@ -15,6 +15,7 @@ mod http;
 mod limits;
 mod live;
 mod stream;
+mod sweep;
 mod writer;
 
 use std::net::SocketAddr;
@@ -211,6 +212,7 @@ pub async fn serve(
         bounds: opts.bounds,
         shutdown: shutdown_rx,
     });
+    tokio::spawn(sweep::run(agent.clone()));
     let app = http::router(agent.clone());
     let signal = async move {
         wait_for_stop(stop).await;

@@ -159,6 +159,20 @@ impl Store {
         })
     }
 
+    /// Sessions that have a live grant or a pending pairing token: the
+    /// ones whose end must end them too.
+    pub fn sessions_with_live_access(&self, now: i64) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT session_id FROM grants WHERE revoked_at IS NULL AND expires_at > ?1
+             UNION
+             SELECT session_id FROM pair_tokens
+             WHERE used_at IS NULL AND cancelled_at IS NULL AND expires_at > ?1",
+        )?;
+        let rows = stmt.query_map(params![now], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Records activity on a grant (one indexed update).
     pub fn touch_grant(&self, id: &str, now: i64) -> Result<(), StoreError> {
         self.conn().exec(

@@ -59,6 +59,9 @@ pub enum StoreError {
     /// The owner cancelled the token.
     #[error("the token was cancelled")]
     TokenCancelled,
+    /// The token is valid but its session has ended.
+    #[error("the session has ended")]
+    SessionEnded,
     /// The named device, grant or token does not exist (here).
     #[error("not found: {0}")]
     NotFound(String),
@@ -88,6 +91,7 @@ impl StoreError {
             StoreError::TokenUsed => ErrorCode::TokenUsed,
             StoreError::TokenExpired => ErrorCode::TokenExpired,
             StoreError::TokenCancelled => ErrorCode::TokenCancelled,
+            StoreError::SessionEnded => ErrorCode::SessionEnded,
             StoreError::NotFound(_) => ErrorCode::NotFound,
             StoreError::BadRequest(_) => ErrorCode::BadRequest,
             StoreError::Corrupt(_)
