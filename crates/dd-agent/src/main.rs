@@ -70,6 +70,11 @@ enum Cmd {
         /// is dropped with `too_slow`; it resumes from its offset on reconnect.
         #[arg(long, default_value = "60s", value_parser = parse_slow)]
         slow_timeout: std::time::Duration,
+        /// When a session's program ends, its companions keep their grants
+        /// this long (to read the end of its output), then the grants are
+        /// revoked and its pending links cancelled (e.g. 10m, 30s).
+        #[arg(long, default_value = "10m", value_parser = parse_slow)]
+        ended_grace: std::time::Duration,
     },
     /// Run the session host for a state dir: the process that owns the
     /// sessions' PTYs and transcripts, so they survive gateway restarts.
@@ -212,6 +217,7 @@ fn run(cli: Cli) -> Result<()> {
             max_conns_per_source,
             max_conns,
             slow_timeout,
+            ended_grace,
         } => {
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(serve(
@@ -228,6 +234,7 @@ fn run(cli: Cli) -> Result<()> {
                         max_conns_per_source,
                         max_conns,
                         slow_timeout,
+                        ended_grace,
                     },
                 },
                 None,

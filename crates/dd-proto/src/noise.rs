@@ -333,6 +333,17 @@ pub struct Opener {
 }
 
 impl Opener {
+    /// Sets the largest message accepted from now on (see
+    /// [`Reassembler::set_limit`]); the default is [`crate::MAX_MESSAGE_SIZE`].
+    pub fn set_message_limit(&mut self, limit: usize) {
+        self.reassembler.set_limit(limit);
+    }
+
+    /// True while a message is partly received.
+    pub fn in_progress(&self) -> bool {
+        self.reassembler.in_progress()
+    }
+
     /// Opens one Noise message. Returns a message when it completed one.
     /// Any error is fatal for the connection.
     pub fn open(&mut self, ciphertext: &[u8]) -> Result<Option<Message>, NoiseError> {

@@ -275,10 +275,32 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
         unknown_denials: std::sync::atomic::AtomicU32::new(0),
     });
     tracing::debug!(%peer, conn = id, "connected");
+    // Limits before authorization (see `preauth`).
+    let since = tokio::time::Instant::now();
+    let mut redeem_by = None;
+    if let Ok(p) = conn.principal() {
+        opener.set_message_limit(super::preauth::message_limit(&p));
+        redeem_by = super::preauth::redeem_by(&p, since);
+    }
+    let mut message_by: Option<tokio::time::Instant> = None;
 
     let (end_reason, close_with) = loop {
         tokio::select! {
             biased;
+            _ = super::preauth::until(redeem_by) => {
+                let why = format!(
+                    "unauthorized: no link redeemed within {}s",
+                    super::preauth::REDEEM_DEADLINE.as_secs()
+                );
+                break (EndReason::Detached, (CLOSE_POLICY, why));
+            }
+            _ = super::preauth::until(message_by) => {
+                let why = format!(
+                    "bad_request: a message was not completed within {}s",
+                    super::preauth::MESSAGE_DEADLINE.as_secs()
+                );
+                break (EndReason::Detached, (CLOSE_POLICY, why));
+            }
             _ = until_true(&mut revoked) => {
                 break (EndReason::Revoked, (CLOSE_POLICY, "revoked: access revoked".to_owned()));
             }
@@ -301,7 +323,13 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
                     Ok(None) => break (EndReason::Detached, (CLOSE_NORMAL, String::new())),
                     Err(c) => break (EndReason::Detached, c),
                 };
-                let msg = match opener.open(&bytes) {
+                let opened = opener.open(&bytes);
+                message_by = if opener.in_progress() {
+                    message_by.or(Some(tokio::time::Instant::now() + super::preauth::MESSAGE_DEADLINE))
+                } else {
+                    None
+                };
+                let msg = match opened {
                     Ok(Some(m)) => m,
                     Ok(None) => continue,
                     Err(e) => {
@@ -315,6 +343,13 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
                 };
                 if let Some(close) = on_message(&conn, msg).await {
                     break (EndReason::Detached, close);
+                }
+                // A redemption changes who the peer is, and so its limits.
+                if redeem_by.is_some() {
+                    if let Ok(p) = conn.principal() {
+                        opener.set_message_limit(super::preauth::message_limit(&p));
+                        redeem_by = super::preauth::redeem_by(&p, since);
+                    }
                 }
             }
         }

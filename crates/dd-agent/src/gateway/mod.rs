@@ -14,6 +14,7 @@ mod guard;
 mod http;
 mod limits;
 mod live;
+mod preauth;
 mod stream;
 mod sweep;
 mod writer;

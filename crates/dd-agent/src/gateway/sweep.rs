@@ -1,8 +1,8 @@
 //! Access ends with the session: the grants and pending pairing tokens of a
 //! session that is no longer running are revoked and cancelled, after a
-//! short grace ([`ENDED_GRACE`]) in which a companion may still read the end
-//! of its output. (Redeeming a token of an ended session is refused at
-//! once, `session_ended`.)
+//! short grace (`--ended-grace`, [`super::bounds::Bounds::ended_grace`])
+//! in which a companion may still read the end of its output. (Redeeming a
+//! token of an ended session is refused at once, `session_ended`.)
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,15 +11,13 @@ use std::time::{Duration, Instant};
 use super::Agent;
 use crate::util::now_secs;
 
-/// How long the grants of an ended session stay usable, from the moment
-/// this gateway first saw it ended.
-pub(crate) const ENDED_GRACE: Duration = Duration::from_secs(10);
 /// How often sessions with live access are checked.
 const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
 /// Runs until shutdown.
 pub(crate) async fn run(agent: Arc<Agent>) {
     let mut shutdown = agent.shutdown.clone();
+    let grace = agent.bounds.ended_grace;
     let mut ended: HashMap<String, Instant> = HashMap::new();
     loop {
         tokio::select! {
@@ -44,7 +42,7 @@ pub(crate) async fn run(agent: Arc<Agent>) {
                 continue;
             }
             let since = *ended.entry(id.clone()).or_insert(now);
-            if now.duration_since(since) < ENDED_GRACE {
+            if now.duration_since(since) < grace {
                 continue;
             }
             ended.remove(&id);
