@@ -3,10 +3,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::Stdio;
-use std::time::Duration;
-
 use common::{failure, Agent, Client};
 
 #[test]
@@ -17,34 +13,9 @@ fn enroll_reads_the_link_from_stdin_a_file_or_the_environment() {
     let link = agent.enroll_link("5m");
     let token = link.rsplit('#').next().unwrap().to_owned();
     let c = Client::new();
-    let mut child = c
-        .cmd()
-        .args(["enroll", "-", "--json"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap();
-    assert!(!String::from_utf8_lossy(&cmdline).contains(&token));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(link.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out =
+        dd_testkit::run_secret_on_stdin(c.cmd().args(["enroll", "-", "--json"]), &token, &link);
+    quiet_ok(&out);
     c.ok(&["devices"]);
 
     let c = Client::new();
@@ -56,12 +27,7 @@ fn enroll_reads_the_link_from_stdin_a_file_or_the_environment() {
         .arg(&file)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.stderr.is_empty());
+    quiet_ok(&out);
 
     let c = Client::new();
     let out = c
@@ -70,12 +36,7 @@ fn enroll_reads_the_link_from_stdin_a_file_or_the_environment() {
         .env("DD_ENROLL_LINK", agent.enroll_link("5m"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.stderr.is_empty());
+    quiet_ok(&out);
 
     let c = Client::new();
     let out = c.run(&["enroll", &agent.enroll_link("5m")]);
@@ -87,4 +48,10 @@ fn enroll_reads_the_link_from_stdin_a_file_or_the_environment() {
     assert_eq!(code, 2, "{err}");
     let (code, _) = failure(&Client::new().run(&["enroll", "dd://x", "--link-file", "/dev/null"]));
     assert_eq!(code, 2);
+}
+
+/// Asserts success without a word on stderr (no warning).
+fn quiet_ok(out: &std::process::Output) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.is_empty(), "{err}");
 }

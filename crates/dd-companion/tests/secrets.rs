@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::{failure, json, World};
 
@@ -26,34 +24,16 @@ fn join_reads_the_link_from_stdin_a_file_or_the_environment() {
 
     // stdin: while the command waits for the link, its arguments hold none.
     let l = link(&w, &s, &[]);
-    let mut child = w
-        .comp()
-        .args(["join", "-", "--json"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap();
-    assert!(!String::from_utf8_lossy(&cmdline).contains(token(&l)));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{l}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = dd_testkit::run_secret_on_stdin(
+        w.comp().args(["join", "-", "--json"]),
+        token(&l),
+        &format!("{l}\n"),
     );
+    quiet_ok(&out);
     assert_eq!(
         json(&String::from_utf8_lossy(&out.stdout))["session_id"],
         s.as_str()
     );
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
 
     // A file.
     let l = link(&w, &s, &[]);
@@ -66,16 +46,7 @@ fn join_reads_the_link_from_stdin_a_file_or_the_environment() {
         .arg(&file)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    quiet_ok(&out);
 
     // The environment.
     let l = link(&w, &s, &[]);
@@ -86,16 +57,7 @@ fn join_reads_the_link_from_stdin_a_file_or_the_environment() {
         .env("DD_PAIR_LINK", &l)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    quiet_ok(&out);
 
     // The argument still works, and warns.
     let l = link(&w, &s, &[]);
@@ -240,4 +202,10 @@ fn pair_mobile_inside_a_watched_session_shows_no_link() {
     );
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("inside_session"), "{err}");
+}
+
+/// Asserts success without a word on stderr (no warning).
+fn quiet_ok(out: &std::process::Output) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.is_empty(), "{err}");
 }
