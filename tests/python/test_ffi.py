@@ -100,6 +100,23 @@ def link_of(owner, session, *extra):
     return owner.pair(session, *extra)["link"]
 
 
+def prompt_session(owner, then="sleep 600"):
+    """A bash session that asks `Continue? [y/N]`, echoes got-<answer>, then runs `then`."""
+    return owner.client(
+        "session", "new", "--detach", "--",
+        "bash", "-c", f"read -p 'Continue? [y/N] ' a; echo got-$a; {then}",
+    )["id"]
+
+
+def writer_and_viewer(owner, session, label):
+    """Two companions of `session`: one that may type, one read-only."""
+    comp = dm.Companion(PyStore())
+    run(comp.redeem(link_of(owner, session), label))
+    viewer = dm.Companion(PyStore())
+    run(viewer.redeem(link_of(owner, session, "--read-only"), label + "-ro"))
+    return comp, viewer
+
+
 def test_parse_link(owner, session):
     link = link_of(owner, session)
     offer = dm.parse_link(link)
@@ -227,14 +244,8 @@ def test_used_token_is_denied(owner, session):
 
 
 def test_input_needed_answer_and_clear(owner):
-    session = owner.client(
-        "session", "new", "--detach", "--",
-        "bash", "-c", "read -p 'Continue? [y/N] ' a; echo got-$a; sleep 60",
-    )["id"]
-    comp = dm.Companion(PyStore())
-    run(comp.redeem(link_of(owner, session), "py-prompt"))
-    viewer = dm.Companion(PyStore())
-    run(viewer.redeem(link_of(owner, session, "--read-only"), "py-prompt-ro"))
+    session = prompt_session(owner, "sleep 60")
+    comp, viewer = writer_and_viewer(owner, session, "py-prompt")
     listener = Collector()
     handle = run(comp.attach(session, dm.ResumeFrom.START(), listener))
     listener.wait(lambda l: l.prompts, secs=20, what="on_input_needed")

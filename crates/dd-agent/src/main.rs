@@ -281,7 +281,7 @@ fn run(cli: Cli) -> Result<()> {
             let store = Store::open(&state.db_path())?;
             let url = match agent_url {
                 Some(u) => u,
-                None => std::fs::read_to_string(dir.join("agent.json"))
+                None => std::fs::read_to_string(dir.join(dd_agent::layout::ANNOUNCE))
                     .ok()
                     .and_then(|s| serde_json::from_str::<Announce>(&s).ok())
                     .map(|a| a.url)
@@ -290,7 +290,7 @@ fn run(cli: Cli) -> Result<()> {
             let now = now_secs();
             let minted = store.mint_enroll_token(&label, ttl, now)?;
             store.audit(
-                "enroll_minted",
+                dd_agent::store::AuditAction::EnrollMinted,
                 "local",
                 None,
                 &format!("{} ttl {ttl}s", minted.id),

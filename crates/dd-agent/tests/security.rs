@@ -428,7 +428,7 @@ async fn calls_from(
         let msg = dd_proto::Message::Request {
             id,
             method: method.into(),
-            params: params.clone(),
+            params: params.clone().into(),
         };
         for f in sealer.seal(&msg).unwrap() {
             ws.send(Ws::binary(f)).await.expect("send request");

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dd_proto::methods::{self, Detach};
 use dd_proto::noise::{Opener, Sealer};
 use dd_proto::{Event, Message};
 use futures_util::stream::{SplitSink, SplitStream};
@@ -13,8 +12,9 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use crate::connection::{lock, Shared};
-use crate::stream::StreamItem;
+use crate::item::StreamItem;
+use crate::shared::Shared;
+use crate::sync::lock;
 use crate::transport::Ws;
 
 pub(crate) async fn writer(
@@ -163,7 +163,7 @@ async fn route(shared: &Shared, msg: Message) {
         tracing::trace!(stream, "message for unknown stream");
         return;
     };
-    let delivered = match tokio::time::timeout(shared.opts.stream_stall, tx.send(item)).await {
+    let delivered = match tokio::time::timeout(shared.stream_stall, tx.send(item)).await {
         Ok(Ok(())) => true,
         Ok(Err(_)) => false,
         Err(_) => {
@@ -175,12 +175,6 @@ async fn route(shared: &Shared, msg: Message) {
         shared.remove_stream(stream);
     }
     if !delivered && !last {
-        let params = serde_json::to_value(Detach { stream }).unwrap_or_default();
-        let id = shared.take_id();
-        shared.try_send(Message::Request {
-            id,
-            method: methods::SESSION_DETACH.to_owned(),
-            params,
-        });
+        shared.try_send(shared.detach_request(stream));
     }
 }

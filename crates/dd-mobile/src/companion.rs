@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use dd_client_core::clock::now_secs;
+use dd_client_core::sync::lock;
 use dd_proto::link::{Link, LinkKind};
 use dd_proto::methods::{
     self, GrantInfo, GrantRevoke, PairRedeem, Resume, SessionInfo, SessionRef,
@@ -20,13 +22,6 @@ use crate::types::{ResumeFrom, SessionMeta};
 
 /// How long `forget` tries to reach the agent before deleting anyway.
 const FORGET_TIMEOUT: Duration = Duration::from_secs(5);
-
-pub(crate) fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
 
 /// The phone's side of dd: one per app, over the host's secure store.
 #[derive(uniffi::Object)]
@@ -59,7 +54,7 @@ fn parse_result<T: serde::de::DeserializeOwned>(
 }
 
 impl Companion {
-    fn load(&self, session_id: &str) -> Result<StoredCredential, MobileError> {
+    pub(crate) fn load(&self, session_id: &str) -> Result<StoredCredential, MobileError> {
         credential::load(&self.store, session_id)
     }
 
@@ -116,7 +111,10 @@ impl Companion {
             agent_key: link.agent_key,
             key,
         };
-        let conn = dialer.connect().await?;
+        // Patient: the first connection to a LAN agent fails while iOS asks
+        // for the Local Network permission. Nothing was sent before it opens,
+        // so trying again cannot spend the token.
+        let conn = crate::wait::connect_within(&dialer, crate::wait::REDEEM_WAIT).await?;
         // The token travels only inside the Noise channel; the link (and
         // its token) is wiped when `link` drops.
         let params = serde_json::to_value(PairRedeem {
@@ -190,7 +188,7 @@ impl Companion {
             tracing::info!(%session_id, %e, "could not revoke the grant; deleting anyway");
         }
         self.store.delete(credential::store_key(&session_id))?;
-        crate::attach::lock(&self.last_seen).remove(&session_id);
+        lock(&self.last_seen).remove(&session_id);
         Ok(())
     }
 
@@ -240,9 +238,7 @@ impl Companion {
     ) -> Result<Arc<AttachHandle>, MobileError> {
         let stored = self.load(&session_id)?;
         let dialer = Dialer::of(&stored)?;
-        let last = crate::attach::lock(&self.last_seen)
-            .get(&session_id)
-            .copied();
+        let last = lock(&self.last_seen).get(&session_id).copied();
         let first = match resume {
             ResumeFrom::Screen => Resume::Screen,
             ResumeFrom::Start => Resume::Offset { offset: 0 },

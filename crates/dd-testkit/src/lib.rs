@@ -37,7 +37,7 @@ pub fn bin_dir() -> PathBuf {
 /// Path of a workspace binary, built once (`cargo build -p PKG`) if missing.
 pub fn workspace_bin(name: &str, package: &str) -> PathBuf {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = dd_client_core::sync::lock(&LOCK);
     let p = bin_dir().join(name);
     if !p.is_file() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

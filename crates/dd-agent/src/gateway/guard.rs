@@ -11,7 +11,7 @@
 use std::net::IpAddr;
 
 use crate::policy::Principal;
-use crate::store::Store;
+use crate::store::{AuditAction, Store};
 
 /// Who a repeated event is counted against.
 pub(crate) fn source(principal: &Principal, ip: IpAddr) -> String {
@@ -38,7 +38,7 @@ pub(crate) fn audit_denied(
     };
     store.audit_repeated(
         &source(principal, ip),
-        "denied",
+        AuditAction::Denied,
         &principal.actor(),
         session,
         reason,
@@ -51,7 +51,7 @@ pub(crate) fn audit_denied(
 pub(crate) fn audit_redeem_failed(store: &Store, actor: &str, ip: IpAddr, reason: &str, now: i64) {
     store.audit_repeated(
         &format!("ip:{ip}"),
-        "redeem_failed",
+        AuditAction::RedeemFailed,
         actor,
         None,
         &format!("{reason} from {ip}"),

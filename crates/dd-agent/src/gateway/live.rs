@@ -35,7 +35,7 @@ pub struct Live {
 
 impl Live {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        crate::util::lock(&self.inner)
     }
 
     /// Registers a connection; returns its id and a flag that turns true

@@ -62,12 +62,12 @@ fn end_access(agent: &Agent, session: &str) {
     };
     for g in &ids {
         agent.store.audit(
-            "grant_revoked",
+            crate::store::AuditAction::GrantRevoked,
             "agent",
             Some(session),
             &format!("{g}: session ended"),
             now,
         );
     }
-    super::dispatch::cut_grants_of(agent, &ids);
+    super::handlers::grants::cut_of(agent, &ids);
 }

@@ -29,7 +29,6 @@ use tokio::time::Instant;
 
 use super::heuristic::{analyze, fingerprint, region};
 use super::screen::Screen;
-use super::session::{lock, Session};
 use super::signals::Signal;
 use crate::util::now_secs;
 
@@ -338,55 +337,6 @@ pub(crate) fn is_terminal_report(d: &[u8]) -> bool {
         }
     }
     !d.is_empty()
-}
-
-impl Session {
-    /// When the reader should call [`Session::quiet_tick`], if at all.
-    pub(crate) fn quiet_deadline(&self) -> Option<Instant> {
-        lock(&self.state).prompts.deadline(&self.prompt_settings)
-    }
-
-    /// Output has been quiet for the period (called by the reader task).
-    pub(crate) fn quiet_tick(&self) {
-        let changed = {
-            let mut st = lock(&self.state);
-            let fed = self.feed_screen(&mut st);
-            let st = &mut *st;
-            let title = if st.title.is_empty() {
-                self.fixed.name.as_str()
-            } else {
-                st.title.as_str()
-            };
-            match st.screen.as_ref() {
-                Some(screen) => {
-                    let ctx = Ctx {
-                        session: &self.fixed.id,
-                        title,
-                        screen,
-                        offset: st.tail.end(),
-                    };
-                    st.prompts.on_quiet(&ctx, &self.prompt_settings) | fed
-                }
-                None => fed,
-            }
-        };
-        if changed {
-            self.wake.send_replace(());
-        }
-    }
-
-    /// Input is on its way to the PTY: it answers (clears) the waiting
-    /// prompt and cancels a pending heuristic check.
-    pub(crate) fn note_input(&self, data: &[u8]) {
-        let changed = {
-            let mut st = lock(&self.state);
-            let end = st.tail.end();
-            st.prompts.on_input(data, end)
-        };
-        if changed {
-            self.wake.send_replace(());
-        }
-    }
 }
 
 #[cfg(test)]

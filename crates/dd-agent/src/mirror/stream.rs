@@ -9,8 +9,12 @@ use bytes::Bytes;
 use dd_proto::methods::{InputNeeded, SessionInfo};
 use tokio::sync::watch;
 
+use dd_proto::methods::Resume;
+
 use super::detect::PromptEvent;
-use super::session::{Session, Step};
+use super::screen::Screen;
+use super::session::{lock, Session, Step};
+use super::SessionError;
 
 /// One item of an attach stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -198,5 +202,72 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.session.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Opening streams of a session.
+impl Session {
+    /// Opens a stream of this session's output, starting as `resume` says.
+    /// Works on ended sessions too: the transcript, then `Exited`.
+    pub fn attach(self: &Arc<Self>, resume: Resume) -> Result<Subscription, SessionError> {
+        if resume == Resume::Screen && lock(&self.state).screen.is_none() {
+            let screen = self.rebuild_screen()?;
+            let mut st = lock(&self.state);
+            if st.screen.is_none() {
+                st.screen = Some(screen);
+            }
+        }
+        let rx = self.wake.subscribe();
+        let mut st = lock(&self.state);
+        if resume == Resume::Screen && self.feed_screen(&mut st) {
+            self.wake.send_replace(());
+        }
+        let end = st.tail.end();
+        let (next, first) = match resume {
+            Resume::Offset { offset } if offset > end => {
+                return Err(SessionError::BadRequest(format!(
+                    "offset {offset} is beyond the end of the transcript ({end})"
+                )));
+            }
+            // An offset older than the oldest kept byte gets a `Dropped`
+            // item first (see `step`).
+            Resume::Offset { offset } => (offset, None),
+            Resume::Tail { bytes } => (end.saturating_sub(bytes), None),
+            Resume::Screen => {
+                let data = st.screen.as_ref().map(Screen::repaint).unwrap_or_default();
+                let snap = StreamItem::Snapshot {
+                    offset: end,
+                    rows: st.rows,
+                    cols: st.cols,
+                    data,
+                };
+                (end, Some(snap))
+            }
+        };
+        self.clients.fetch_add(1, Ordering::Relaxed);
+        Ok(Subscription::new(
+            Arc::clone(self),
+            rx,
+            next,
+            (st.meta_gen, st.prompts.gen()),
+            first,
+            false,
+        ))
+    }
+
+    /// Opens an events-only stream: metadata changes, input-needed and
+    /// input-cleared events from now on, then `Exited`; no output.
+    pub fn events(self: &Arc<Self>) -> Subscription {
+        let rx = self.wake.subscribe();
+        let st = lock(&self.state);
+        self.clients.fetch_add(1, Ordering::Relaxed);
+        Subscription::new(
+            Arc::clone(self),
+            rx,
+            st.tail.end(),
+            (st.meta_gen, st.prompts.gen()),
+            None,
+            true,
+        )
     }
 }

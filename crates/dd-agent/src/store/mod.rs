@@ -38,7 +38,9 @@ use rand::RngCore;
 use rusqlite::Connection;
 use zeroize::Zeroizing;
 
-pub use audit::{Retention, AGGREGATE_SECS, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT, NOISE_ACTIONS};
+pub use audit::{
+    AuditAction, Retention, AGGREGATE_SECS, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT, NOISE_ACTIONS,
+};
 pub use config::{default_config, MAX_TTL_SECS};
 pub use devices::DeviceRevocation;
 pub use grants::ops_for;
@@ -156,7 +158,7 @@ impl Store {
     /// The connection, for one short query. A poisoned lock is taken over:
     /// SQLite rolls back any transaction a panicking holder left open.
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        crate::util::lock(&self.conn)
     }
 
     /// Runs `f` atomically in a `BEGIN IMMEDIATE` transaction, keeping its

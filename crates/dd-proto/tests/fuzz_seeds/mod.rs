@@ -107,7 +107,7 @@ fn request(id: u64, method: &str, params: serde_json::Value) -> Message {
     Message::Request {
         id,
         method: method.into(),
-        params,
+        params: params.into(),
     }
 }
 

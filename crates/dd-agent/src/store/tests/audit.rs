@@ -16,7 +16,7 @@ fn repeated_noise_shares_one_row_per_source_reason_and_interval() {
     for i in 0..500 {
         s.audit_repeated(
             "ip:10.0.0.1",
-            "denied",
+            AuditAction::Denied,
             "key:a",
             None,
             "session.list: unauthorized",
@@ -25,7 +25,7 @@ fn repeated_noise_shares_one_row_per_source_reason_and_interval() {
     }
     s.audit_repeated(
         "ip:10.0.0.2",
-        "denied",
+        AuditAction::Denied,
         "key:b",
         None,
         "session.list: unauthorized",
@@ -33,7 +33,7 @@ fn repeated_noise_shares_one_row_per_source_reason_and_interval() {
     );
     s.audit_repeated(
         "ip:10.0.0.1",
-        "redeem_failed",
+        AuditAction::RedeemFailed,
         "key:a",
         None,
         "token_invalid",
@@ -50,7 +50,7 @@ fn repeated_noise_shares_one_row_per_source_reason_and_interval() {
     // A new interval starts a new row.
     s.audit_repeated(
         "ip:10.0.0.1",
-        "denied",
+        AuditAction::Denied,
         "key:a",
         None,
         "session.list: unauthorized",
@@ -58,26 +58,32 @@ fn repeated_noise_shares_one_row_per_source_reason_and_interval() {
     );
     assert_eq!(s.list_audit(&q()).unwrap().len(), 4);
     // Security events are never aggregated.
-    s.audit("token_redeemed", "grant:g", Some("s_1"), "x", NOW);
-    s.audit("token_redeemed", "grant:g", Some("s_1"), "x", NOW);
+    s.audit(AuditAction::TokenRedeemed, "grant:g", Some("s_1"), "x", NOW);
+    s.audit(AuditAction::TokenRedeemed, "grant:g", Some("s_1"), "x", NOW);
     assert_eq!(s.list_audit(&q()).unwrap().len(), 6);
 }
 
 #[test]
 fn retention_removes_noise_before_security_events() {
     let (_d, s) = store();
-    s.audit("token_redeemed", "grant:g_1", Some("s_1"), "first", NOW);
+    s.audit(
+        AuditAction::TokenRedeemed,
+        "grant:g_1",
+        Some("s_1"),
+        "first",
+        NOW,
+    );
     for i in 0..300 {
         s.audit_repeated(
             &format!("ip:10.0.{}.{}", i / 250, i % 250),
-            "denied",
+            AuditAction::Denied,
             "key:x",
             None,
             "r",
             NOW + 1,
         );
     }
-    s.audit("device_enrolled", "device:d_1", None, "", NOW + 2);
+    s.audit(AuditAction::DeviceEnrolled, "device:d_1", None, "", NOW + 2);
     s.set_audit_retention(
         Retention {
             noise_rows: 100,
@@ -106,7 +112,14 @@ fn retention_removes_noise_before_security_events() {
     let actions: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
     assert_eq!(actions, ["device_enrolled", "token_redeemed"]);
     // Old noise expires by age.
-    s.audit_repeated("ip:1.1.1.1", "denied", "key:x", None, "r", NOW + 10);
+    s.audit_repeated(
+        "ip:1.1.1.1",
+        AuditAction::Denied,
+        "key:x",
+        None,
+        "r",
+        NOW + 10,
+    );
     s.set_audit_retention(Retention::default(), NOW + 10 + 31 * 24 * 3600);
     assert_eq!(s.list_audit(&q()).unwrap().len(), 2);
 }
@@ -116,7 +129,7 @@ fn paging_and_filters_reach_every_row() {
     let (_d, s) = store();
     for i in 0..250 {
         s.audit(
-            "session_created",
+            AuditAction::SessionCreated,
             "device:d_1",
             Some(if i % 2 == 0 { "s_a" } else { "s_b" }),
             &i.to_string(),
@@ -124,7 +137,7 @@ fn paging_and_filters_reach_every_row() {
         );
     }
     s.audit(
-        "token_redeemed",
+        AuditAction::TokenRedeemed,
         "grant:g",
         Some("s_a"),
         "the one",
@@ -171,7 +184,7 @@ fn paging_and_filters_reach_every_row() {
 fn audit_text_loses_format_and_separator_characters() {
     let (_d, s) = store();
     s.audit(
-        "denied",
+        AuditAction::Denied,
         "key:x",
         Some("s_\u{202E}1\u{2066}"),
         "a\u{200B}b\u{2028}c",
