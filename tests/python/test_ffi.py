@@ -289,3 +289,55 @@ def test_input_needed_answer_and_clear(owner):
     run(ro.detach())
     run(handle.detach())
     listener.wait(lambda l: l.states and l.states[-1] == dm.ConnectionState.DETACHED(), what="detached")
+
+
+def test_lifecycle_probe_finds_a_silent_link_and_path_change_resumes(owner, session):
+    """The app lifecycle calls: on foreground every attach probes its link
+    (2 s) and resumes if it is dead; a path change retries at once. The
+    agent is frozen with SIGSTOP: its TCP stays up (the kernel still ACKs)
+    but nothing answers, as on a link that died without a FIN."""
+    import os
+    import signal
+
+    comp = dm.Companion(PyStore())
+    # Keepalive far beyond the test, so only the probe can notice.
+    comp.set_keepalive(30_000, 60_000)
+    with pytest.raises(dm.MobileError.Agent):
+        comp.set_keepalive(5_000, 5_000)
+    run(comp.redeem(link_of(owner, session), "py-phone-life"))
+    listener = Collector()
+
+    async def attach():
+        handle = await comp.attach(session, dm.ResumeFrom.SCREEN(), listener)
+        await handle.send_input(b"echo life-$((6*7))\r")
+        return handle
+
+    handle = run(attach())
+    listener.wait(lambda l: b"life-42" in l.output, what="life-42")
+
+    # A healthy link answers the probe: no reconnect.
+    comp.app_did_enter_background()
+    comp.app_did_become_active()
+    comp.network_path_changed()
+    time.sleep(1.0)
+    with listener.lock:
+        assert not any(s.is_reconnecting() for s in listener.states), listener.states
+
+    os.kill(owner.proc.pid, signal.SIGSTOP)
+    try:
+        start = time.time()
+        comp.app_did_become_active()
+        listener.wait(lambda l: l.states[-1].is_reconnecting(), secs=4, what="Reconnecting")
+        noticed = time.time() - start
+        assert noticed < 3.5, noticed
+    finally:
+        os.kill(owner.proc.pid, signal.SIGCONT)
+    # The path works again: retry now rather than at the next backoff step
+    # (or after a connect attempt stuck on the frozen agent times out).
+    start = time.time()
+    comp.network_path_changed()
+    listener.wait(lambda l: l.states[-1].is_live(), secs=4, what="Live again")
+    assert time.time() - start < 3.0
+    run(handle.send_input(b"echo back-$((6*7))\r"))
+    listener.wait(lambda l: b"back-42" in l.output, what="back-42")
+    run(handle.detach())

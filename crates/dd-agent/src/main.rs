@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use dd_agent::gateway::{serve, Announce, Bounds, ServeOptions};
+use dd_agent::gateway::{serve, Announce, Bounds, Liveness, ServeOptions};
 use dd_agent::state::StateDir;
 use dd_agent::store::Store;
 use dd_agent::util::now_secs;
+use dd_proto::keepalive::Keepalive;
 use dd_proto::link::{Link, LinkKind, Token};
 
 /// The dd agent: owns terminal sessions on this machine and serves them,
@@ -75,6 +76,20 @@ enum Cmd {
         /// revoked and its pending links cancelled (e.g. 10m, 30s).
         #[arg(long, default_value = "10m", value_parser = parse_slow)]
         ended_grace: std::time::Duration,
+        /// Ping a client heard from for this long (e.g. 15s, 500ms); the
+        /// pong, like any frame, proves the link still works.
+        #[arg(long, default_value = "15s", value_parser = parse_interval)]
+        keepalive: std::time::Duration,
+        /// Close a connection whose client has been silent this long (no
+        /// frame at all, pongs included) and end its streams: a phone that
+        /// lost its link without a FIN. Must exceed --keepalive.
+        #[arg(long, default_value = "60s", value_parser = parse_interval)]
+        idle_timeout: std::time::Duration,
+        /// When a key attaches to a session while another of its
+        /// connections, silent this long, still streams it, drop that one
+        /// at once (the device came back on a new network).
+        #[arg(long, default_value = "5s", value_parser = parse_interval)]
+        stale_after: std::time::Duration,
     },
     /// Run the session host for a state dir: the process that owns the
     /// sessions' PTYs and transcripts, so they survive gateway restarts.
@@ -114,6 +129,10 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    dd_proto::duration::parse_interval(s).map_err(|e| e.to_string())
 }
 
 fn parse_duration(s: &str) -> Result<u64, String> {
@@ -218,7 +237,21 @@ fn run(cli: Cli) -> Result<()> {
             max_conns,
             slow_timeout,
             ended_grace,
+            keepalive,
+            idle_timeout,
+            stale_after,
         } => {
+            let liveness = Liveness {
+                keepalive: Keepalive {
+                    interval: keepalive,
+                    timeout: idle_timeout,
+                },
+                stale_after,
+            };
+            liveness
+                .keepalive
+                .validate()
+                .map_err(|e| anyhow::anyhow!("--keepalive/--idle-timeout: {e}"))?;
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(serve(
                 ServeOptions {
@@ -236,6 +269,7 @@ fn run(cli: Cli) -> Result<()> {
                         slow_timeout,
                         ended_grace,
                     },
+                    liveness,
                 },
                 None,
             ))?;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use dd_proto::keepalive::Keepalive;
 use dd_proto::methods::Welcome;
 use dd_proto::noise::StaticKeypair;
 use dd_proto::{ErrorBody, Message};
@@ -14,10 +15,12 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::alive::Beat;
 use crate::error::ClientError;
 use crate::pump;
 use crate::shared::Shared;
 use crate::sync::lock;
+use crate::tls::TlsOptions;
 use crate::transport;
 
 /// Tunables of [`connect_with`]. [`Default`] gives the values [`connect`] uses.
@@ -34,6 +37,12 @@ pub struct ConnectOptions {
     pub stream_stall: Duration,
     /// Local address to connect from (None: let the OS choose).
     pub bind_addr: Option<std::net::IpAddr>,
+    /// Certificates trusted for `https://`/`wss://` agents (system store
+    /// by default).
+    pub tls: TlsOptions,
+    /// When to ping and when a silent link counts as dead
+    /// ([`Keepalive::CLIENT`]: ping after 3 s of quiet, dead after 8 s).
+    pub keepalive: Keepalive,
 }
 
 impl Default for ConnectOptions {
@@ -44,6 +53,8 @@ impl Default for ConnectOptions {
             stream_queue: 256,
             stream_stall: Duration::from_secs(10),
             bind_addr: None,
+            tls: TlsOptions::default(),
+            keepalive: Keepalive::CLIENT,
         }
     }
 }
@@ -52,6 +63,8 @@ impl Default for ConnectOptions {
 #[derive(Clone)]
 pub struct Connection {
     shared: Arc<Shared>,
+    /// Liveness stamps shared with the pump tasks.
+    beat: Arc<Beat>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -90,23 +103,43 @@ pub async fn connect_with(
     client_name: &str,
     opts: ConnectOptions,
 ) -> Result<(Connection, Welcome), ClientError> {
-    let (ws, transport, welcome) = transport::open(
+    let target = transport::Target {
         agent_url,
+        bind: opts.bind_addr,
+        tls: &opts.tls,
+        keepalive: opts.keepalive,
+    };
+    let (ws, transport, welcome) = transport::open(
+        target,
         agent_key,
         key,
         client_name,
         opts.connect_timeout,
         opts.handshake_timeout,
-        opts.bind_addr,
     )
     .await?;
     let (sealer, opener) = transport.split();
     let (sink, source) = ws.split();
     let (out_tx, out_rx) = mpsc::channel(64);
     let shared = Arc::new(Shared::new(out_tx, opts.stream_queue, opts.stream_stall));
-    tokio::spawn(pump::writer(shared.clone(), sealer, sink, out_rx));
-    tokio::spawn(pump::reader(shared.clone(), opener, source));
-    Ok((Connection { shared }, welcome))
+    let beat = Arc::new(Beat::new());
+    let keepalive = opts.keepalive;
+    tokio::spawn(pump::writer(
+        shared.clone(),
+        sealer,
+        sink,
+        out_rx,
+        beat.clone(),
+        keepalive,
+    ));
+    tokio::spawn(pump::reader(
+        shared.clone(),
+        opener,
+        source,
+        beat.clone(),
+        keepalive,
+    ));
+    Ok((Connection { shared, beat }, welcome))
 }
 
 impl Connection {
@@ -203,6 +236,27 @@ impl Connection {
     /// it cannot stall behind a full stream queue.
     pub async fn detach_stream(&self, stream: u64) -> Result<(), ClientError> {
         self.send(self.shared.detach_request(stream)).await
+    }
+
+    /// Checks the link at once: pings and waits up to `timeout` for any
+    /// frame from the agent. A link that stays silent is closed as dead
+    /// (streams get [`StreamItem::Disconnected`] and resume elsewhere) and
+    /// this fails with [`ClientError::Closed`]. Meant for moments when the
+    /// link may have died unnoticed: the app came back to the foreground,
+    /// the network path changed.
+    pub async fn probe(&self, timeout: Duration) -> Result<Duration, ClientError> {
+        if self.is_closed() {
+            return Err(ClientError::Closed);
+        }
+        let started = std::time::Instant::now();
+        if self.beat.probe(timeout).await {
+            return Ok(started.elapsed());
+        }
+        self.shared.mark_closed(&format!(
+            "link dead: no answer to a probe within {:.1}s",
+            timeout.as_secs_f32()
+        ));
+        Err(ClientError::Closed)
     }
 
     /// True once the connection is closed or lost.

@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod alive;
 pub mod clock;
 mod connection;
 mod error;
@@ -34,13 +35,15 @@ pub mod resume;
 mod shared;
 mod stream;
 pub mod sync;
+mod tls;
 mod transport;
 pub mod until;
 
 pub use connection::{connect, connect_with, ConnectOptions, Connection};
-pub use error::ClientError;
+pub use error::{ClientError, TlsError};
 pub use item::StreamItem;
 pub use stream::AttachStream;
+pub use tls::TlsOptions;
 
 /// Re-exported so callers need not depend on dd-proto for the basics.
 pub use dd_proto;

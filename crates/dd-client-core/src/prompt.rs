@@ -16,6 +16,7 @@ pub fn source_name(s: PromptSource) -> &'static str {
         PromptSource::Osc777 => "osc777",
         PromptSource::Osc99 => "osc99",
         PromptSource::Heuristic => "heuristic",
+        PromptSource::Hook => "hook",
         PromptSource::Other => "other",
     }
 }

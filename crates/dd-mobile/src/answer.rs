@@ -9,7 +9,6 @@ use dd_client_core::prompt::{answer_waiting, AnswerError};
 
 use crate::companion::Companion;
 use crate::error::MobileError;
-use crate::net::Dialer;
 use crate::wait::connect_within;
 
 /// The longest `answer_prompt` waits for the agent to be reachable.
@@ -35,7 +34,7 @@ impl Companion {
         wait_ms: u32,
     ) -> Result<(), MobileError> {
         let stored = self.load(&session_id)?;
-        let dialer = Dialer::of(&stored)?;
+        let dialer = self.dialer(&stored)?;
         let budget = Duration::from_millis(u64::from(wait_ms)).min(ANSWER_WAIT_MAX);
         let conn = connect_within(&dialer, budget).await?;
         let result = answer_on(&conn, &session_id, seq, &choice).await;

@@ -302,7 +302,7 @@ impl Companion {
     pub fn history(&self, session_id: String) -> Result<Arc<History>, MobileError> {
         let stored = self.load(&session_id)?;
         Ok(Arc::new(History {
-            dialer: Dialer::of(&stored)?,
+            dialer: self.dialer(&stored)?,
             session_id,
             state: tokio::sync::Mutex::new(State::default()),
         }))

@@ -34,6 +34,7 @@ mod companion;
 mod credential;
 mod error;
 mod history;
+mod lifecycle;
 mod net;
 mod prompt;
 mod store;

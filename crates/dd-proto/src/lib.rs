@@ -25,6 +25,7 @@ pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod host;
+pub mod keepalive;
 pub mod keys;
 pub mod link;
 pub mod message;

@@ -18,6 +18,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use super::alive::{Clock, Heard, Tick};
 use super::dispatch::{self, Handled};
 use super::peer::{until_true, Conn};
 use super::writer::{
@@ -34,10 +35,13 @@ pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const OUT_QUEUE: usize = 256;
 type Source = SplitStream<WebSocket>;
 
-/// Reads the next binary message; `Err` carries the close code and reason.
-async fn next_binary(source: &mut Source) -> Result<Option<Vec<u8>>, (u16, String)> {
+/// Reads the next binary message, stamping `heard` for every frame (pings
+/// and pongs included); `Err` carries the close code and reason.
+async fn next_binary(source: &mut Source, heard: &Heard) -> Result<Option<Vec<u8>>, (u16, String)> {
     loop {
-        match source.next().await {
+        let frame = source.next().await;
+        heard.mark();
+        match frame {
             None | Some(Ok(WsMessage::Close(_))) => return Ok(None),
             Some(Err(e)) => return Err((CLOSE_PROTOCOL, format!("bad_request: {e}"))),
             Some(Ok(WsMessage::Binary(b))) => {
@@ -87,8 +91,12 @@ pub(crate) async fn run(agent: Arc<Agent>, socket: WebSocket, peer: SocketAddr) 
         revoked.clone(),
     ));
     tracing::debug!(%peer, conn = id, "connected");
+    let heard = Heard::new();
+    let supersede = Arc::new(tokio::sync::Notify::new());
+    agent.live.track(id, heard.clone(), supersede.clone());
+    let alive = Alive { heard, supersede };
     let (end_reason, close_with, writer_done) =
-        read_loop(&conn, &mut source, opener, &mut writer, revoked).await;
+        read_loop(&conn, &mut source, opener, &mut writer, revoked, alive).await;
     if end_reason == EndReason::TooSlow {
         conn.audit_too_slow();
     }
@@ -122,7 +130,9 @@ async fn handshake(
     source: &mut Source,
     peer: SocketAddr,
 ) -> Option<(Transport, [u8; 32])> {
-    let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, next_binary(source)).await {
+    // The handshake has its own deadline; liveness starts after it.
+    let unused = Heard::new();
+    let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, next_binary(source, &unused)).await {
         Err(_) => {
             close(
                 sink,
@@ -180,6 +190,13 @@ async fn handshake(
     Some((transport, key))
 }
 
+/// A connection's liveness: when it last heard its peer, and the signal
+/// that a newer connection of the same key replaced it (see `alive`).
+struct Alive {
+    heard: Heard,
+    supersede: Arc<tokio::sync::Notify>,
+}
+
 /// Reads and handles messages until the connection ends: returns why
 /// (for its streams), the close frame to send, and whether the writer
 /// already ended.
@@ -189,9 +206,14 @@ async fn read_loop(
     mut opener: Opener,
     writer: &mut JoinHandle<WriterEnd>,
     mut revoked: watch::Receiver<bool>,
+    alive: Alive,
 ) -> (EndReason, (u16, String), bool) {
     let mut shutdown = conn.agent.shutdown.clone();
     let mut writer_done = false;
+    let Alive { heard, supersede } = alive;
+    let mut clock = Clock::new(conn.agent.liveness.keepalive, heard.clone());
+    let peer = conn.peer;
+    let id = conn.id;
     // Limits before authorization (see `preauth`).
     let since = tokio::time::Instant::now();
     let mut redeem_by = None;
@@ -223,6 +245,21 @@ async fn read_loop(
             _ = until_true(&mut shutdown) => {
                 break (EndReason::Shutdown, (CLOSE_NORMAL, "agent shutting down".to_owned()));
             }
+            _ = supersede.notified() => {
+                tracing::info!(%peer, conn = id, "superseded by a new connection of the same key");
+                break (EndReason::Detached, (CLOSE_POLICY, "superseded: the same key attached on a new connection".to_owned()));
+            }
+            tick = clock.next() => match tick {
+                Tick::Ping => {
+                    // A full queue means traffic flows anyway.
+                    let _ = conn.out.try_send(Out::Ping);
+                    continue;
+                }
+                Tick::Dead(silent) => {
+                    tracing::info!(%peer, conn = id, silent_ms = silent.as_millis() as u64, "client silent past the keepalive timeout; closing");
+                    break (EndReason::Detached, (CLOSE_POLICY, format!("timeout: nothing heard from the client for {}s", silent.as_secs())));
+                }
+            },
             end = &mut *writer => {
                 writer_done = true;
                 let end = end.unwrap_or(WriterEnd::Failed);
@@ -233,7 +270,7 @@ async fn read_loop(
                 };
                 break (reason, (CLOSE_NORMAL, String::new()));
             }
-            frame = next_binary(source) => {
+            frame = next_binary(source, &heard) => {
                 let bytes = match frame {
                     Ok(Some(b)) => b,
                     Ok(None) => break (EndReason::Detached, (CLOSE_NORMAL, String::new())),

@@ -10,6 +10,7 @@
 //! can cut them at once.
 
 mod accept;
+mod alive;
 mod bounds;
 mod conn;
 mod dispatch;
@@ -37,6 +38,7 @@ use crate::mirror::{HostConfig, HostMode, SessionManager};
 use crate::state::StateDir;
 use crate::store::Store;
 
+pub use alive::{Liveness, DEFAULT_STALE_AFTER};
 pub use bounds::{Bounds, DEFAULT_MAX_CONNS, DEFAULT_MAX_CONNS_PER_SOURCE, DEFAULT_SLOW_TIMEOUT};
 pub use live::Live;
 
@@ -64,6 +66,8 @@ pub struct ServeOptions {
     pub transcript_cap: u64,
     /// Connection and slow-client bounds.
     pub bounds: Bounds,
+    /// Keepalive pings, the silent-client timeout, stale connections.
+    pub liveness: Liveness,
 }
 
 /// Errors starting the agent.
@@ -114,6 +118,7 @@ pub(crate) struct Agent {
     pub(crate) live: Live,
     pub(crate) limits: limits::Limits,
     pub(crate) bounds: Bounds,
+    pub(crate) liveness: Liveness,
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
@@ -227,6 +232,7 @@ pub async fn serve(
         live: Live::default(),
         limits: limits::Limits::new(),
         bounds: opts.bounds,
+        liveness: opts.liveness,
         shutdown: shutdown_rx,
     });
     tokio::spawn(sweep::run(agent.clone()));
@@ -237,7 +243,15 @@ pub async fn serve(
         let _ = shutdown_tx.send(true);
     };
     let slots = bounds::Slots::new(&opts.bounds);
-    accept::serve(listener, app, slots, signal, Duration::from_secs(3)).await;
+    accept::serve(
+        listener,
+        app,
+        slots,
+        signal,
+        Duration::from_secs(3),
+        opts.liveness.keepalive.timeout,
+    )
+    .await;
     // The sessions keep running in the session host; the next gateway
     // takes them back.
     drop(sessions);

@@ -38,6 +38,15 @@ fn until(unix_secs: i64) -> Duration {
 /// queued, so the client sees the response before any stream message.
 pub(crate) fn spawn(conn: &Arc<Conn>, start: StreamStart) {
     let (stop_tx, stop_rx) = mpsc::channel(2);
+    let stale = conn.agent.live.drop_stale(
+        &conn.key,
+        &start.session,
+        conn.id,
+        conn.agent.liveness.stale_after,
+    );
+    if stale > 0 {
+        tracing::info!(conn = conn.id, session = %start.session, stale, "dropped stale connections of the same key");
+    }
     conn.agent.live.add_stream(
         conn.id,
         start.stream,

@@ -42,6 +42,8 @@ pub(crate) enum Out {
         data: Bytes,
         permit: OwnedSemaphorePermit,
     },
+    /// Send a WebSocket ping (keepalive; see `alive`).
+    Ping,
     /// Send a close frame and stop.
     Close(u16, String),
 }
@@ -123,6 +125,16 @@ pub(crate) async fn run(
                     data,
                     permit,
                 } => (sealer.seal_output(stream, offset, &data), permit),
+                Out::Ping => {
+                    let fed = tokio::time::timeout(slow, sink.feed(WsMessage::Ping(Bytes::new())));
+                    match fed.await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return WriterEnd::Failed,
+                        Err(_) => return too_slow(&mut sink, slow, &flag).await,
+                    }
+                    next = rx.try_recv().ok();
+                    continue;
+                }
                 Out::Close(code, reason) => {
                     // A courtesy to a peer that is leaving or being sent
                     // away: not answering it is not being too slow.

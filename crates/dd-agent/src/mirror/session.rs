@@ -340,7 +340,15 @@ impl Session {
             screen,
             offset: st.tail.end(),
         };
+        let before = st.prompts.deadline(&self.prompt_settings);
         st.prompts.on_output(&ctx, signals, &self.prompt_settings);
+        // Output usually moves the check later; after an early check or a
+        // signal it can move it earlier: wake the reader task so it does
+        // not sleep to the old deadline.
+        let after = st.prompts.deadline(&self.prompt_settings);
+        if after.is_some_and(|a| before.is_none_or(|b| a < b)) {
+            self.screen_kick.notify_one();
+        }
         true
     }
 
@@ -562,7 +570,8 @@ impl Session {
                         screen,
                         offset: st.tail.end(),
                     };
-                    st.prompts.on_quiet(&ctx, &self.prompt_settings) | fed
+                    let full = st.prompts.quiet_for_period(&self.prompt_settings);
+                    st.prompts.on_quiet(&ctx, &self.prompt_settings, full) | fed
                 }
                 None => fed,
             }

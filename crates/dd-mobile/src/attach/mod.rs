@@ -63,6 +63,8 @@ pub(crate) struct Inner {
     /// Set by `detach` (or dropping the handle).
     stopping: AtomicBool,
     stop: Notify,
+    /// Cuts a reconnect wait short (the network path changed).
+    wake: Notify,
     last_seen: LastSeen,
     /// The prompt the listener was last told about and not yet cleared.
     waiting: Mutex<Option<dd_proto::methods::InputNeeded>>,
@@ -76,6 +78,7 @@ impl Inner {
             live: Mutex::new(None),
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
+            wake: Notify::new(),
             last_seen,
             waiting: Mutex::new(None),
         }
@@ -117,6 +120,21 @@ impl Inner {
         if !self.is_stopping() {
             self.stop.notified().await;
         }
+    }
+
+    /// The live stream's connection, while attached.
+    pub(crate) fn live_connection(&self) -> Option<Connection> {
+        lock(&self.live).as_ref().map(|(c, _)| c.clone())
+    }
+
+    /// Makes a reconnect wait (or a connect attempt) in progress retry now.
+    pub(crate) fn wake_now(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Resolves on [`Inner::wake_now`].
+    pub(crate) async fn woken(&self) {
+        self.wake.notified().await;
     }
 
     fn request_stop(&self) {

@@ -84,41 +84,49 @@ enum Failed {
 
 /// Reconnects with backoff until attached again or a final state.
 async fn reconnect(r: &Run) -> Result<AttachStream, ConnectionState> {
-    let attempts = resume::retry(
-        &Backoff::PHONE,
-        |f: &Failed| matches!(f, Failed::Client(e) if resume::retryable(e)),
-        |attempt, wait| {
-            if r.inner.is_stopping() {
-                return Err(Failed::Final(ConnectionState::Detached));
-            }
-            if now_secs() >= r.expires_at {
-                return Err(Failed::Final(ConnectionState::Expired));
-            }
-            r.listener.on_state(ConnectionState::Reconnecting {
-                attempt,
-                retry_in_ms: wait.as_millis() as u64,
-            });
-            Ok(())
-        },
-        async {
-            r.inner.stopped().await;
-            Failed::Final(ConnectionState::Detached)
-        },
-        || async {
-            let resume = r.inner.resume_or(r.fallback);
-            let stream = open(&r.dialer, &r.inner.session_id, resume).await;
-            let stream = stream.map_err(|e| {
-                tracing::debug!(%e, "reconnect failed");
-                Failed::Client(e)
-            })?;
-            if r.inner.is_stopping() {
-                stream.connection().close().await;
-                return Err(Failed::Final(ConnectionState::Detached));
-            }
-            Ok(stream)
-        },
-    );
-    match attempts.await {
+    // A network path change (the app's lifecycle call) abandons a backoff
+    // wait or an attempt stuck on the old path and starts over at once.
+    let outcome = loop {
+        let attempts = resume::retry(
+            &Backoff::PHONE,
+            |f: &Failed| matches!(f, Failed::Client(e) if resume::retryable(e)),
+            |attempt, wait| {
+                if r.inner.is_stopping() {
+                    return Err(Failed::Final(ConnectionState::Detached));
+                }
+                if now_secs() >= r.expires_at {
+                    return Err(Failed::Final(ConnectionState::Expired));
+                }
+                r.listener.on_state(ConnectionState::Reconnecting {
+                    attempt,
+                    retry_in_ms: wait.as_millis() as u64,
+                });
+                Ok(())
+            },
+            async {
+                r.inner.stopped().await;
+                Failed::Final(ConnectionState::Detached)
+            },
+            || async {
+                let resume = r.inner.resume_or(r.fallback);
+                let stream = open(&r.dialer, &r.inner.session_id, resume).await;
+                let stream = stream.map_err(|e| {
+                    tracing::debug!(%e, "reconnect failed");
+                    Failed::Client(e)
+                })?;
+                if r.inner.is_stopping() {
+                    stream.connection().close().await;
+                    return Err(Failed::Final(ConnectionState::Detached));
+                }
+                Ok(stream)
+            },
+        );
+        tokio::select! {
+            o = attempts => break o,
+            _ = r.inner.woken() => tracing::debug!("path changed; reconnecting now"),
+        }
+    };
+    match outcome {
         Ok(stream) => {
             went_live(&r.inner, r.listener.as_ref(), &stream);
             Ok(stream)
