@@ -73,6 +73,11 @@ enum Cmd {
         /// is dropped with `too_slow`; it resumes from its offset on reconnect.
         #[arg(long, default_value = "60s", value_parser = parse_slow)]
         slow_timeout: std::time::Duration,
+        /// When a session's program ends, its companions keep their grants
+        /// this long (to read the end of its output), then the grants are
+        /// revoked and its pending links cancelled (e.g. 10m, 30s).
+        #[arg(long, default_value = "10m", value_parser = parse_slow)]
+        ended_grace: std::time::Duration,
         /// Ping a client heard from for this long (e.g. 15s, 500ms); the
         /// pong, like any frame, proves the link still works.
         #[arg(long, default_value = "15s", value_parser = parse_interval)]
@@ -252,6 +257,7 @@ fn run(cli: Cli) -> Result<()> {
             max_conns_per_source,
             max_conns,
             slow_timeout,
+            ended_grace,
             keepalive,
             idle_timeout,
             stale_after,
@@ -282,6 +288,7 @@ fn run(cli: Cli) -> Result<()> {
                         max_conns_per_source,
                         max_conns,
                         slow_timeout,
+                        ended_grace,
                     },
                     liveness,
                 },

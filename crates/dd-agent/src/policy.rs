@@ -48,7 +48,8 @@ pub enum Principal {
         /// All its grants, revoked and expired ones included.
         grants: Vec<GrantInfo>,
     },
-    /// A key whose owner device was revoked (and that holds no grants).
+    /// A key whose owner device was revoked (grants it also holds do not
+    /// count: it is refused).
     RevokedOwner {
         /// The revoked device's id.
         device_id: String,
@@ -277,29 +278,26 @@ pub fn grant_active(g: &GrantInfo, now: i64) -> bool {
     g.revoked_at.is_none() && now < g.expires_at
 }
 
-/// Who `key` is: an owner if an unrevoked device has it; else a companion
-/// if it holds any grant (live or not); else a revoked owner if a revoked
-/// device had it; else unknown. `now` is unused in v1.
+/// Who `key` is: an owner if an unrevoked device has it; else a revoked
+/// owner if a revoked device had it, whatever grants the key also holds
+/// (revoking a device refuses its key everywhere); else a companion if it
+/// holds any grant (live or not); else unknown. `now` is unused in v1.
 pub fn resolve(store: &Store, key: &[u8; 32], _now: i64) -> Result<Principal, StoreError> {
-    let device = store.device_by_key(key)?;
-    if let Some(d) = &device {
-        if d.revoked_at.is_none() {
-            return Ok(Principal::Owner {
-                device_id: d.id.clone(),
-            });
-        }
+    if let Some(d) = store.device_by_key(key)? {
+        return Ok(if d.revoked_at.is_none() {
+            Principal::Owner { device_id: d.id }
+        } else {
+            Principal::RevokedOwner {
+                device_id: d.id,
+                key: *key,
+            }
+        });
     }
     let grants = store.grants_for_key(key)?;
     if !grants.is_empty() {
         return Ok(Principal::Companion { key: *key, grants });
     }
-    Ok(match device {
-        Some(d) => Principal::RevokedOwner {
-            device_id: d.id,
-            key: *key,
-        },
-        None => Principal::Unknown { key: *key },
-    })
+    Ok(Principal::Unknown { key: *key })
 }
 
 /// Why a set of dead grants is dead: `revoked` if all were revoked, else

@@ -3,6 +3,8 @@
 //! * [`errors`]: [`CliError`] (a stable code, a message, an exit code:
 //!   1 failure, 2 usage, 3 not authorized) and how it is printed,
 //! * [`run`]: the tokio runtime and the top-level exit path,
+//! * [`secret`]: one-time links read from stdin, a file or the
+//!   environment rather than the command line,
 //! * [`escape`]: the `Ctrl-]` escape-key parser of interactive attach,
 //! * [`term`]: raw mode that is always undone, the terminal size, and
 //!   stdin as an async source of bytes ([`term::Stdin`]),
@@ -16,6 +18,7 @@ pub mod errors;
 pub mod escape;
 pub mod gen;
 pub mod run;
+pub mod secret;
 pub mod term;
 
 pub use errors::CliError;

@@ -49,13 +49,23 @@ fn interval(s: &str) -> Result<std::time::Duration, String> {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Enroll this device as an owner of the agent named in LINK (a one-time
-    /// `dd://enroll?...` link from `dd-agent enroll-link`). Pins the agent's
-    /// key and saves the profile in the config dir (DD_CLIENT_HOME, else
-    /// $XDG_CONFIG_HOME/dd-client, else ~/.config/dd-client).
+    /// Enroll this device as an owner of the agent named in the link (a
+    /// one-time `dd://enroll?...` link from `dd-agent enroll-link`). Pins
+    /// the agent's key and saves the profile in the config dir
+    /// (DD_CLIENT_HOME, else $XDG_CONFIG_HOME/dd-client, else
+    /// ~/.config/dd-client).
+    ///
+    /// Keep the link off the command line, where every local user can read
+    /// it: `dd-agent enroll-link | dd-client enroll -`, `dd-client enroll
+    /// --link-file FILE`, or `DD_ENROLL_LINK=... dd-client enroll`. A link
+    /// given as the argument still works, with a warning.
     Enroll {
-        /// The enrollment link.
-        link: String,
+        /// The enrollment link, or `-` to read it from stdin (preferred).
+        /// Without it, the link comes from --link-file or $DD_ENROLL_LINK.
+        link: Option<String>,
+        /// Read the link from this file (`-`: stdin).
+        #[arg(long, value_name = "FILE")]
+        link_file: Option<PathBuf>,
         /// A label for this device (default: the host name).
         #[arg(long)]
         label: Option<String>,
@@ -63,12 +73,23 @@ pub enum Command {
     /// Create, list, attach to, watch and share sessions.
     #[command(subcommand)]
     Session(SessionCmd),
-    /// Show the agent's audit log (pairings, redemptions, denials, ...).
+    /// Show the agent's audit log (pairings, redemptions, denials, ...),
+    /// newest first. Repeated denials from one source for one reason
+    /// within a minute are one record with a count (COUNT). When more
+    /// records match than are shown, the last line says how to see the
+    /// next page (`--before ID`).
     Audit {
         /// Only records about this session.
         #[arg(long)]
         session: Option<String>,
-        /// At most this many records, newest first.
+        /// Only records with this action (token_redeemed, denied,
+        /// redeem_failed, grant_revoked, device_enrolled, ...).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only records older than record ID (the paging cursor).
+        #[arg(long, value_name = "ID")]
+        before: Option<i64>,
+        /// At most this many records per page (default 100, max 1000).
         #[arg(long)]
         limit: Option<u32>,
     },
@@ -157,6 +178,10 @@ pub struct UpArgs {
     /// Show a pairing link even when a phone already holds this session.
     #[arg(long)]
     pub pair: bool,
+    /// Show the pairing link even though this terminal is itself a dd
+    /// session (see `session pair-mobile --in-session`).
+    #[arg(long)]
+    pub in_session: bool,
 }
 
 /// `dd-client doctor` flags.
@@ -256,6 +281,12 @@ pub enum SessionCmd {
     },
     /// Show a one-time QR code and link that let a phone join this session
     /// (and only this session).
+    ///
+    /// An interactive grant on a shell session is a shell as the agent's
+    /// user: whoever redeems the link can run any command there, including
+    /// `dd-agent enroll-link`, which makes them an owner. Use --read-only,
+    /// or pair a session that runs one program (`session new -- claude`).
+    /// Refuses inside a dd session unless --in-session (see below).
     PairMobile(PairArgs),
     /// List the companion grants of a session.
     Grants {
@@ -312,4 +343,10 @@ pub struct PairArgs {
     /// Also write the QR code as an SVG image.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
+    /// Show the link even though this terminal is itself a dd session
+    /// (DD_SESSION_ID is set). Without it pair-mobile refuses there: the
+    /// session's output goes to everyone watching it, and whoever redeems
+    /// the link first gets the grant.
+    #[arg(long)]
+    pub in_session: bool,
 }

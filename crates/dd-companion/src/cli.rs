@@ -41,9 +41,18 @@ fn interval(s: &str) -> Result<std::time::Duration, String> {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Redeem a pairing link (dd://pair?...) and keep the credential.
+    ///
+    /// Keep the link off the command line, where every local user can read
+    /// it: `dd-companion join -` (paste it, or pipe it in), `dd-companion
+    /// join --link-file FILE`, or `DD_PAIR_LINK=... dd-companion join`. A
+    /// link given as the argument still works, with a warning.
     Join {
-        /// The pairing link, quoted (it contains `#` and `&`).
-        link: String,
+        /// The pairing link, or `-` to read it from stdin (preferred).
+        /// Without it, the link comes from --link-file or $DD_PAIR_LINK.
+        link: Option<String>,
+        /// Read the link from this file (`-`: stdin).
+        #[arg(long, value_name = "FILE")]
+        link_file: Option<std::path::PathBuf>,
         /// How this device names itself on the agent (default: hostname).
         #[arg(long)]
         label: Option<String>,

@@ -77,6 +77,22 @@ impl Reassembler {
         }
     }
 
+    /// Changes the limit for the messages that follow (and the one being
+    /// reassembled: it is refused at its next fragment if already over).
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
+    /// The limit in force.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// True while a message is partly received.
+    pub fn in_progress(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
     /// Feeds one fragment. Returns the complete message when this fragment
     /// was the final one. After an error the stream is unusable: close it.
     pub fn push(&mut self, fragment: &[u8]) -> Result<Option<Vec<u8>>, FrameError> {

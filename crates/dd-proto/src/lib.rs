@@ -32,6 +32,7 @@ pub mod message;
 pub mod methods;
 pub mod noise;
 pub mod request;
+pub mod text;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use frame::{fragment, Reassembler};

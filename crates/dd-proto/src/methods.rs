@@ -578,6 +578,10 @@ pub struct GrantInfo {
     /// Attach streams open on it now.
     #[serde(default)]
     pub connected: u32,
+    /// Who minted the pairing token it was made from (`device:d_…`,
+    /// `local`); revoking that device revokes this grant too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
 }
 
 /// `grant.list` result.
@@ -616,6 +620,13 @@ pub struct AuditQuery {
     /// At most this many records, newest first (default 100, max 1000).
     #[serde(default)]
     pub limit: Option<u32>,
+    /// Only records with this action (`token_redeemed`, `denied`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Only records older than this record id: the paging cursor (the
+    /// `next_before` of the previous page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<i64>,
 }
 
 /// One audit record.
@@ -635,6 +646,17 @@ pub struct AuditRecord {
     pub session_id: Option<String>,
     /// Details (method, reason, source address); never secrets.
     pub detail: String,
+    /// How many events this record stands for: repeated denials from one
+    /// source for one reason within an interval share one record.
+    #[serde(default = "one")]
+    pub count: u64,
+    /// When the last of them happened (aggregated records only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_at: Option<i64>,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// `audit.list` result.
@@ -642,6 +664,10 @@ pub struct AuditRecord {
 pub struct AuditList {
     /// Records, newest first.
     pub records: Vec<AuditRecord>,
+    /// When more (older) records match: pass this as `before` for the
+    /// next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<i64>,
 }
 
 /// The agent's `GET /health` body.

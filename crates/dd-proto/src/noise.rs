@@ -97,6 +97,15 @@ impl StaticKeypair {
     }
 }
 
+/// False when `remote` is a low-order point (all-zero, one, the order-8
+/// points and their non-canonical encodings): X25519 with it gives the
+/// all-zero output whatever the private key, so it authenticates nobody.
+pub fn contributory(local: &StaticKeypair, remote: &[u8; KEY_LEN]) -> bool {
+    StaticSecret::from(*local.private)
+        .diffie_hellman(&PublicKey::from(*remote))
+        .was_contributory()
+}
+
 fn hs_err(e: snow::Error) -> NoiseError {
     NoiseError::Handshake(e.to_string())
 }
@@ -173,6 +182,11 @@ impl Responder {
             .get_remote_static()
             .and_then(|k| k.try_into().ok())
             .ok_or_else(|| NoiseError::Handshake("no remote static key".into()))?;
+        if !contributory(local, &remote) {
+            // An all-zero or other low-order key makes every DH with it the
+            // same known value: anyone could complete a handshake as it.
+            return Err(NoiseError::Handshake("low-order static key".into()));
+        }
         let hello = serde_json::from_slice::<Hello>(&buf[..n]).map_err(|e| e.to_string());
         Ok(Responder { hs, remote, hello })
     }
@@ -319,6 +333,17 @@ pub struct Opener {
 }
 
 impl Opener {
+    /// Sets the largest message accepted from now on (see
+    /// [`Reassembler::set_limit`]); the default is [`crate::MAX_MESSAGE_SIZE`].
+    pub fn set_message_limit(&mut self, limit: usize) {
+        self.reassembler.set_limit(limit);
+    }
+
+    /// True while a message is partly received.
+    pub fn in_progress(&self) -> bool {
+        self.reassembler.in_progress()
+    }
+
     /// Opens one Noise message. Returns a message when it completed one.
     /// Any error is fatal for the connection.
     pub fn open(&mut self, ciphertext: &[u8]) -> Result<Option<Message>, NoiseError> {

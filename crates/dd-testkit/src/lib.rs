@@ -302,3 +302,29 @@ pub async fn companion(
     let p = pair(owner, session, extra).await;
     redeem(&p.link).await.expect("redeem")
 }
+
+/// Runs `cmd` with a piped stdin, checks while it waits that its
+/// arguments (`/proc/PID/cmdline`) do not contain `secret`, then writes
+/// `input` to its stdin and returns its output.
+pub fn run_secret_on_stdin(cmd: &mut Command, secret: &str, input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(200));
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id())).expect("cmdline");
+    assert!(
+        !String::from_utf8_lossy(&cmdline).contains(secret),
+        "the secret is in the arguments"
+    );
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}

@@ -21,6 +21,9 @@ pub struct Bounds {
     /// How long one write to a client may stay blocked before the
     /// connection is dropped with `too_slow` (`--slow-timeout`, default 60 s).
     pub slow_timeout: Duration,
+    /// How long the grants of a session that ended stay usable
+    /// (`--ended-grace`, default 10 min).
+    pub ended_grace: Duration,
 }
 
 /// Default of [`Bounds::max_conns_per_source`].
@@ -29,6 +32,8 @@ pub const DEFAULT_MAX_CONNS_PER_SOURCE: usize = 64;
 pub const DEFAULT_MAX_CONNS: usize = 4096;
 /// Default of [`Bounds::slow_timeout`].
 pub const DEFAULT_SLOW_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default of [`Bounds::ended_grace`].
+pub const DEFAULT_ENDED_GRACE: Duration = Duration::from_secs(600);
 
 impl Default for Bounds {
     fn default() -> Self {
@@ -36,6 +41,7 @@ impl Default for Bounds {
             max_conns_per_source: DEFAULT_MAX_CONNS_PER_SOURCE,
             max_conns: DEFAULT_MAX_CONNS,
             slow_timeout: DEFAULT_SLOW_TIMEOUT,
+            ended_grace: DEFAULT_ENDED_GRACE,
         }
     }
 }

@@ -26,7 +26,7 @@ use super::writer::{
     CLOSE_UNSUPPORTED,
 };
 use super::Agent;
-use crate::policy::{self, Ask};
+use crate::policy::{self, Ask, Principal};
 use crate::util::{lock, now_secs};
 
 /// How long a peer has to send its first handshake message.
@@ -163,7 +163,7 @@ async fn handshake(
         }
     };
     let key = responder.remote_key();
-    let admitted = admit(agent, &key, responder.hello());
+    let admitted = admit(agent, &key, peer, responder.hello());
     let welcome = Welcome {
         version: PROTOCOL_VERSION,
         principal: admitted.as_ref().ok().map(|p| (*p).to_owned()),
@@ -214,9 +214,31 @@ async fn read_loop(
     let mut clock = Clock::new(conn.agent.liveness.keepalive, heard.clone());
     let peer = conn.peer;
     let id = conn.id;
+    // Limits before authorization (see `preauth`).
+    let since = tokio::time::Instant::now();
+    let mut redeem_by = None;
+    if let Ok(p) = conn.principal() {
+        opener.set_message_limit(super::preauth::message_limit(&p));
+        redeem_by = super::preauth::redeem_by(&p, since);
+    }
+    let mut message_by: Option<tokio::time::Instant> = None;
     let (end_reason, close_with) = loop {
         tokio::select! {
             biased;
+            _ = super::preauth::until(redeem_by) => {
+                let why = format!(
+                    "unauthorized: no link redeemed within {}s",
+                    super::preauth::REDEEM_DEADLINE.as_secs()
+                );
+                break (EndReason::Detached, (CLOSE_POLICY, why));
+            }
+            _ = super::preauth::until(message_by) => {
+                let why = format!(
+                    "bad_request: a message was not completed within {}s",
+                    super::preauth::MESSAGE_DEADLINE.as_secs()
+                );
+                break (EndReason::Detached, (CLOSE_POLICY, why));
+            }
             _ = until_true(&mut revoked) => {
                 break (EndReason::Revoked, (CLOSE_POLICY, "revoked: access revoked".to_owned()));
             }
@@ -254,7 +276,13 @@ async fn read_loop(
                     Ok(None) => break (EndReason::Detached, (CLOSE_NORMAL, String::new())),
                     Err(c) => break (EndReason::Detached, c),
                 };
-                let msg = match opener.open(&bytes) {
+                let opened = opener.open(&bytes);
+                message_by = if opener.in_progress() {
+                    message_by.or(Some(tokio::time::Instant::now() + super::preauth::MESSAGE_DEADLINE))
+                } else {
+                    None
+                };
+                let msg = match opened {
                     Ok(Some(m)) => m,
                     Ok(None) => continue,
                     Err(e) => {
@@ -269,6 +297,13 @@ async fn read_loop(
                 if let Some(close) = on_message(conn, msg).await {
                     break (EndReason::Detached, close);
                 }
+                // A redemption changes who the peer is, and so its limits.
+                if redeem_by.is_some() {
+                    if let Ok(p) = conn.principal() {
+                        opener.set_message_limit(super::preauth::message_limit(&p));
+                        redeem_by = super::preauth::redeem_by(&p, since);
+                    }
+                }
             }
         }
     };
@@ -280,6 +315,7 @@ async fn read_loop(
 fn admit(
     agent: &Agent,
     key: &[u8; 32],
+    peer: SocketAddr,
     hello: Result<&Hello, dd_proto::noise::NoiseError>,
 ) -> Result<&'static str, ErrorBody> {
     let hello =
@@ -296,7 +332,7 @@ fn admit(
     let now = now_secs();
     let principal = policy::resolve(&agent.store, key, now)
         .map_err(|e| ErrorBody::new(ErrorCode::Internal, format!("store: {e}")))?;
-    dispatch::gate(agent, &principal, &Ask::Connect, now)?;
+    dispatch::gate(agent, &principal, peer.ip(), &Ask::Connect, now)?;
     Ok(principal.kind())
 }
 
@@ -306,8 +342,17 @@ async fn on_message(conn: &Arc<Conn>, msg: Message) -> Option<(u16, String)> {
         Message::Request { id, method, params } => {
             match dispatch::handle(conn, id, &method, params).await {
                 Handled::Reply(result) => {
+                    let over = result.is_err() && unknown_denied(conn);
                     conn.send(Message::Response { id, result }).await;
-                    None
+                    over.then(|| {
+                        (
+                            CLOSE_POLICY,
+                            format!(
+                                "unauthorized: {MAX_UNKNOWN_DENIALS} refused requests from a key \
+                                 the agent does not know"
+                            ),
+                        )
+                    })
                 }
                 Handled::Sent => None,
                 Handled::ReplyThenClose(err) => {
@@ -339,6 +384,23 @@ async fn on_message(conn: &Arc<Conn>, msg: Message) -> Option<(u16, String)> {
             ),
         )),
     }
+}
+
+/// An unknown key is disconnected after this many refused requests (it
+/// may only redeem a link; an honest client needs one try, maybe two).
+pub(crate) const MAX_UNKNOWN_DENIALS: u32 = 5;
+
+/// Counts a refused request of an unknown key; true once it reached
+/// [`MAX_UNKNOWN_DENIALS`].
+fn unknown_denied(conn: &Conn) -> bool {
+    if !matches!(conn.principal(), Ok(Principal::Unknown { .. })) {
+        return false;
+    }
+    let n = conn
+        .unknown_denials
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        + 1;
+    n >= MAX_UNKNOWN_DENIALS
 }
 
 fn kind_name(m: &Message) -> &'static str {

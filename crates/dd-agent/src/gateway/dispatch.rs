@@ -16,16 +16,24 @@ use super::handlers::{self, audit, config, devices, grants, pairing, session, Ct
 use super::peer::Conn;
 use super::Agent;
 use crate::policy::{self, Ask, Denial, Principal, Scope};
-use crate::store::AuditAction;
 use crate::util::now_secs;
 
 /// The gateway's one call of the policy: decides `ask` for `p`, and records
 /// a refusal (`denied`, with what was asked and the code).
-pub(crate) fn gate(agent: &Agent, p: &Principal, ask: &Ask, now: i64) -> Result<Scope, Denial> {
+/// Refusals are aggregated noise (see `guard`), counted per address for
+/// peers that are not authenticated as anyone.
+pub(crate) fn gate(
+    agent: &Agent,
+    p: &Principal,
+    ip: std::net::IpAddr,
+    ask: &Ask,
+    now: i64,
+) -> Result<Scope, Denial> {
     policy::decide(p, ask, now).inspect_err(|d| {
-        agent.store.audit(
-            AuditAction::Denied,
-            &p.actor(),
+        super::guard::audit_denied(
+            &agent.store,
+            p,
+            ip,
             ask.session(),
             &format!("{}: {}", ask.name(), d.code),
             now,
@@ -44,7 +52,13 @@ pub(crate) async fn handle(conn: &Arc<Conn>, id: u64, method: &str, params: Para
         Ok(r) => r,
         Err(e) => return undecodable(conn, &principal, e, now),
     };
-    let scope = match gate(&conn.agent, &principal, &Ask::Request(&req), now) {
+    let scope = match gate(
+        &conn.agent,
+        &principal,
+        conn.peer.ip(),
+        &Ask::Request(&req),
+        now,
+    ) {
         Ok(s) => s,
         Err(d) => return d.into(),
     };
@@ -63,7 +77,13 @@ pub(crate) async fn handle(conn: &Arc<Conn>, id: u64, method: &str, params: Para
 /// the method at all.
 fn undecodable(conn: &Conn, p: &Principal, e: RequestError, now: i64) -> Handled {
     if let Some(method) = e.method() {
-        if let Err(d) = gate(&conn.agent, p, &Ask::Undecodable(method), now) {
+        if let Err(d) = gate(
+            &conn.agent,
+            p,
+            conn.peer.ip(),
+            &Ask::Undecodable(method),
+            now,
+        ) {
             return d.into();
         }
     }
@@ -136,6 +156,6 @@ pub(crate) async fn stream_input(
     let ask = Ask::StreamInput {
         session: &session_id,
     };
-    gate(&conn.agent, &principal, &ask, now)?;
+    gate(&conn.agent, &principal, conn.peer.ip(), &ask, now)?;
     session::write(conn, &session_id, data).await
 }

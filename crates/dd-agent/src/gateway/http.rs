@@ -16,7 +16,7 @@ use super::Agent;
 /// Largest WebSocket message accepted at all. Bigger than a Noise message
 /// on purpose: the connection checks the Noise limit itself and closes with
 /// a clear `too_large` reason instead of a bare protocol error.
-const WS_MAX_MESSAGE: usize = 1 << 20;
+const WS_MAX_MESSAGE: usize = 128 * 1024;
 /// Read and write buffer of each WebSocket.
 const WS_BUFFER: usize = 16 * 1024;
 /// Most bytes a WebSocket may hold unwritten before sends wait.

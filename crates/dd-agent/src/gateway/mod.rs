@@ -14,12 +14,15 @@ mod alive;
 mod bounds;
 mod conn;
 mod dispatch;
+mod guard;
 mod handlers;
 mod http;
 mod limits;
 mod live;
 mod peer;
+mod preauth;
 mod stream;
+mod sweep;
 mod writer;
 
 use std::net::SocketAddr;
@@ -232,6 +235,7 @@ pub async fn serve(
         liveness: opts.liveness,
         shutdown: shutdown_rx,
     });
+    tokio::spawn(sweep::run(agent.clone()));
     let app = http::router(agent.clone());
     let signal = async move {
         wait_for_stop(stop).await;

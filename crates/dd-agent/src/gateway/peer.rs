@@ -44,6 +44,8 @@ pub(crate) struct Conn {
     pub(crate) last_session: Mutex<Option<String>>,
     /// When "last seen" was last written for this connection's principal.
     pub(crate) last_touch: AtomicI64,
+    /// Requests refused while the peer was an unknown key.
+    pub(crate) unknown_denials: std::sync::atomic::AtomicU32,
 }
 
 /// "Last seen" is written at most this often per connection (seconds): each
@@ -74,6 +76,7 @@ impl Conn {
             streams: Mutex::new(HashMap::new()),
             last_session: Mutex::new(None),
             last_touch: AtomicI64::new(0),
+            unknown_denials: std::sync::atomic::AtomicU32::new(0),
         }
     }
 

@@ -108,6 +108,9 @@ impl HostedSession {
             .args(&spec.command[1..])
             .current_dir(spec.cwd)
             .env("TERM", "xterm-256color")
+            // Not inherited from the agent: the state dir is not the
+            // session's business (docs/security.md).
+            .env_remove("DD_AGENT_STATE_DIR")
             .envs(spec.env)
             .env("DD_SESSION_ID", spec.id)
             .spawn(pts)

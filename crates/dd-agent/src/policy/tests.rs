@@ -29,6 +29,7 @@ fn grant(
         last_seen: None,
         revoked_at,
         connected: 0,
+        created_by: None,
     }
 }
 

@@ -7,6 +7,15 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::Cached;
 use super::{key_from_blob, Store, StoreError};
 
+/// What revoking a device ended besides the device itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceRevocation {
+    /// Its pairing tokens that were pending, now cancelled.
+    pub tokens: Vec<String>,
+    /// The live grants made from its tokens, now revoked: (grant, session).
+    pub grants: Vec<(String, String)>,
+}
+
 const COLUMNS: &str = "id, label, key, created_at, last_seen, revoked_at";
 
 /// Reads a `devices` row selected with [`COLUMNS`].
@@ -75,9 +84,12 @@ impl Store {
         rows.map(|r| finish(r?)).collect()
     }
 
-    /// Revokes a device. Revoking a revoked device keeps its first
-    /// revocation time. `NotFound` if there is no such device.
-    pub fn revoke_device(&self, id: &str, now: i64) -> Result<(), StoreError> {
+    /// Revokes a device, and in the same transaction everything it set up:
+    /// its pending pairing tokens are cancelled and the live grants made
+    /// from its tokens are revoked (the cascade). Revoking a revoked device
+    /// keeps its first revocation time and runs the cascade again (a no-op
+    /// unless something escaped it). `NotFound` if there is no such device.
+    pub fn revoke_device(&self, id: &str, now: i64) -> Result<DeviceRevocation, StoreError> {
         self.write_tx(|tx| {
             let exists: Option<Option<i64>> = tx
                 .q_row(
@@ -87,16 +99,47 @@ impl Store {
                 )
                 .optional()?;
             match exists {
-                None => Err(StoreError::NotFound(format!("device {id}"))),
-                Some(Some(_)) => Ok(()),
+                None => return Err(StoreError::NotFound(format!("device {id}"))),
+                Some(Some(_)) => {}
                 Some(None) => {
                     tx.exec(
                         "UPDATE devices SET revoked_at = ?2 WHERE id = ?1",
                         params![id, now],
                     )?;
-                    Ok(())
                 }
             }
+            let creator = format!("device:{id}");
+            let tokens: Vec<String> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT id FROM pair_tokens
+                     WHERE created_by = ?1 AND used_at IS NULL AND cancelled_at IS NULL
+                       AND expires_at > ?2 ORDER BY created_at, id",
+                )?;
+                let rows = stmt.query_map(params![creator, now], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            tx.exec(
+                "UPDATE pair_tokens SET cancelled_at = ?2
+                 WHERE created_by = ?1 AND used_at IS NULL AND cancelled_at IS NULL
+                   AND expires_at > ?2",
+                params![creator, now],
+            )?;
+            let grants: Vec<(String, String)> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT g.id, g.session_id FROM grants g JOIN pair_tokens t ON t.id = g.token_id
+                     WHERE t.created_by = ?1 AND g.revoked_at IS NULL AND g.expires_at > ?2
+                     ORDER BY g.created_at, g.id",
+                )?;
+                let rows = stmt.query_map(params![creator, now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            for (g, _) in &grants {
+                tx.exec(
+                    "UPDATE grants SET revoked_at = ?2 WHERE id = ?1",
+                    params![g, now],
+                )?;
+            }
+            Ok(DeviceRevocation { tokens, grants })
         })
     }
 

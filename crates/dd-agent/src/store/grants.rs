@@ -18,7 +18,8 @@ pub fn ops_for(read_only: bool) -> Vec<Op> {
 }
 
 pub(super) const COLUMNS: &str =
-    "id, session_id, label, read_only, created_at, expires_at, last_seen, revoked_at";
+    "id, session_id, label, read_only, created_at, expires_at, last_seen, revoked_at,
+     (SELECT created_by FROM pair_tokens WHERE pair_tokens.id = grants.token_id)";
 
 /// Reads a `grants` row selected with [`COLUMNS`].
 pub(super) fn grant_from_row(row: &Row<'_>) -> rusqlite::Result<GrantInfo> {
@@ -34,6 +35,7 @@ pub(super) fn grant_from_row(row: &Row<'_>) -> rusqlite::Result<GrantInfo> {
         last_seen: row.get(6)?,
         revoked_at: row.get(7)?,
         connected: 0,
+        created_by: row.get(8)?,
     })
 }
 
@@ -155,6 +157,20 @@ impl Store {
             )?;
             Ok(ids)
         })
+    }
+
+    /// Sessions that have a live grant or a pending pairing token: the
+    /// ones whose end must end them too.
+    pub fn sessions_with_live_access(&self, now: i64) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT session_id FROM grants WHERE revoked_at IS NULL AND expires_at > ?1
+             UNION
+             SELECT session_id FROM pair_tokens
+             WHERE used_at IS NULL AND cancelled_at IS NULL AND expires_at > ?1",
+        )?;
+        let rows = stmt.query_map(params![now], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Records activity on a grant (one indexed update).

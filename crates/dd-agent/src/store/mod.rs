@@ -38,8 +38,11 @@ use rand::RngCore;
 use rusqlite::Connection;
 use zeroize::Zeroizing;
 
-pub use audit::{AuditAction, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT};
+pub use audit::{
+    AuditAction, Retention, AGGREGATE_SECS, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT, NOISE_ACTIONS,
+};
 pub use config::{default_config, MAX_TTL_SECS};
+pub use devices::DeviceRevocation;
 pub use grants::ops_for;
 pub use tokens::{MintedToken, NewPairToken};
 
@@ -58,6 +61,9 @@ pub enum StoreError {
     /// The owner cancelled the token.
     #[error("the token was cancelled")]
     TokenCancelled,
+    /// The token is valid but its session has ended.
+    #[error("the session has ended")]
+    SessionEnded,
     /// The named device, grant or token does not exist (here).
     #[error("not found: {0}")]
     NotFound(String),
@@ -87,6 +93,7 @@ impl StoreError {
             StoreError::TokenUsed => ErrorCode::TokenUsed,
             StoreError::TokenExpired => ErrorCode::TokenExpired,
             StoreError::TokenCancelled => ErrorCode::TokenCancelled,
+            StoreError::SessionEnded => ErrorCode::SessionEnded,
             StoreError::NotFound(_) => ErrorCode::NotFound,
             StoreError::BadRequest(_) => ErrorCode::BadRequest,
             StoreError::Corrupt(_)
@@ -105,6 +112,12 @@ pub struct Store {
     writer: Arc<group::GroupWriter>,
     /// Bumped after every write transaction (see [`Store::generation`]).
     generation: Arc<AtomicU64>,
+    /// Open aggregated audit records (see [`audit`]).
+    aggregates: Arc<Mutex<audit::Aggregates>>,
+    /// How much audit is kept.
+    retention: Arc<Mutex<Retention>>,
+    /// Audit rows inserted since opening (retention runs every so many).
+    audit_inserts: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -136,6 +149,9 @@ impl Store {
             conn: Arc::new(Mutex::new(conn)),
             writer: Arc::new(group::GroupWriter::new(writer)),
             generation: Arc::new(AtomicU64::new(0)),
+            aggregates: Arc::new(Mutex::new(audit::Aggregates::default())),
+            retention: Arc::new(Mutex::new(Retention::default())),
+            audit_inserts: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -254,13 +270,10 @@ fn expiry(now: i64, ttl_secs: u64, what: &str) -> Result<i64, StoreError> {
 const MAX_LABEL_CHARS: usize = 64;
 
 /// Makes a peer-supplied label safe to store and print in a terminal:
-/// control characters removed, trimmed, at most [`MAX_LABEL_CHARS`].
+/// control, format (bidi, zero-width) and separator characters removed
+/// ([`dd_proto::text::sanitize`]), trimmed, at most [`MAX_LABEL_CHARS`].
 fn clean_label(label: &str, default: &str) -> String {
-    let s: String = label
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_LABEL_CHARS)
-        .collect();
+    let s = dd_proto::text::sanitize(label, MAX_LABEL_CHARS);
     let s = s.trim();
     if s.is_empty() {
         default.to_owned()

@@ -77,6 +77,16 @@ const MIGRATIONS: &[&str] = &[
         value  TEXT NOT NULL
     );
     "#,
+    // 1 → 2: aggregated and prunable audit records (issue 13).
+    r#"
+    ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE audit ADD COLUMN last_at INTEGER;
+    ALTER TABLE audit ADD COLUMN noise INTEGER NOT NULL DEFAULT 0;
+    UPDATE audit SET noise = 1
+        WHERE action IN ('denied', 'redeem_failed', 'grant_attached', 'too_slow');
+    CREATE INDEX audit_noise ON audit(noise, id);
+    CREATE INDEX audit_action ON audit(action, id);
+    "#,
 ];
 
 /// The schema version this code writes.

@@ -195,23 +195,26 @@ impl Store {
         label: &str,
         now: i64,
     ) -> Result<GrantInfo, StoreError> {
-        self.redeem_pair_token_audited(secret, peer_key, label, now, |_| None)
+        self.redeem_pair_token_audited(secret, peer_key, label, now, &|_| true, |_| None)
     }
 
     /// [`Store::redeem_pair_token`], recording the `token_redeemed` audit
     /// record (detail from `detail`, none if it gives `None`) in the same
-    /// transaction: one commit per redemption instead of two.
+    /// transaction: one commit per redemption instead of two. A valid
+    /// token whose session `live` says has ended is refused with
+    /// `SessionEnded` (and stays unused).
     pub fn redeem_pair_token_audited(
         &self,
         secret: &str,
         peer_key: &[u8; 32],
         label: &str,
         now: i64,
+        live: &(dyn Fn(&str) -> bool + Sync),
         detail: impl FnOnce(&GrantInfo) -> Option<String>,
     ) -> Result<GrantInfo, StoreError> {
         let hash = lookup_hash(TokenKind::Pair, secret)?;
         self.write_tx(|tx| {
-            let grant = redeem_pair(tx, &hash, peer_key, label, now)?;
+            let grant = redeem_pair(tx, &hash, peer_key, label, now, live)?;
             if let Some(d) = detail(&grant) {
                 let actor = format!("grant:{}", grant.grant_id);
                 super::audit::insert(
@@ -315,6 +318,7 @@ fn redeem_pair(
     peer_key: &[u8; 32],
     label: &str,
     now: i64,
+    live: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<GrantInfo, StoreError> {
     let (token, session_id, read_only, grant_ttl) = tx
         .q_row(
@@ -339,6 +343,9 @@ fn redeem_pair(
         .optional()?
         .ok_or(StoreError::TokenInvalid)?;
     check(&token, now)?;
+    if !live(&session_id) {
+        return Err(StoreError::SessionEnded);
+    }
     let grant_id = new_id("g");
     tx.exec(
         "INSERT INTO grants (id, session_id, key, label, read_only, created_at,

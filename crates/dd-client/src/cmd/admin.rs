@@ -6,29 +6,45 @@ use dd_proto::methods::{AuditList, AuditQuery, DeviceList, AUDIT_LIST, DEVICE_LI
 use super::{fmt_opt_time, fmt_time, print_json, print_table, Ctx};
 
 /// `dd-client audit`.
-pub async fn audit(ctx: &Ctx, session: Option<String>, limit: Option<u32>) -> Result<()> {
+pub async fn audit(ctx: &Ctx, q: AuditQuery) -> Result<()> {
     let conn = ctx.connect().await?;
-    let list: AuditList = conn
-        .call_typed(AUDIT_LIST, &AuditQuery { session, limit })
-        .await?;
+    let list: AuditList = conn.call_typed(AUDIT_LIST, &q).await?;
     if ctx.json {
+        // An array, as before; the next page is `--before` the last id.
         print_json(&list.records);
+        if let Some(b) = list.next_before {
+            eprintln!("more: dd-client audit --before {b} (same filters)");
+        }
         return Ok(());
     }
     let rows: Vec<Vec<String>> = list
         .records
         .iter()
         .map(|r| {
+            let at = match r.last_at {
+                Some(last) if r.count > 1 && last != r.at => {
+                    format!("{}..{}", fmt_time(r.at), fmt_time(last))
+                }
+                _ => fmt_time(r.at),
+            };
             vec![
-                fmt_time(r.at),
+                r.id.to_string(),
+                at,
                 r.action.clone(),
                 r.actor.clone(),
                 r.session_id.clone().unwrap_or_else(|| "-".into()),
+                r.count.to_string(),
                 r.detail.clone(),
             ]
         })
         .collect();
-    print_table(&["AT", "ACTION", "ACTOR", "SESSION", "DETAIL"], &rows);
+    print_table(
+        &["ID", "AT", "ACTION", "ACTOR", "SESSION", "COUNT", "DETAIL"],
+        &rows,
+    );
+    if let Some(b) = list.next_before {
+        println!("more: dd-client audit --before {b} (same filters)");
+    }
     Ok(())
 }
 

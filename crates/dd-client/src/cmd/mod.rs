@@ -72,8 +72,18 @@ pub fn fmt_opt_time(t: Option<i64>) -> String {
     t.map(fmt_time).unwrap_or_else(|| "-".into())
 }
 
-/// Prints a left-aligned table.
+/// Prints a left-aligned table. Every cell loses control, format (bidi,
+/// zero-width) and separator characters first: cells hold text peers chose.
 pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| dd_proto::text::sanitized(c).into_owned())
+                .collect()
+        })
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -120,8 +130,29 @@ pub async fn run(cli: Cli) -> Result<()> {
         net,
     };
     match cli.command {
-        Command::Enroll { link, label } => enroll::run(&ctx, &link, label).await,
-        Command::Audit { session, limit } => admin::audit(&ctx, session, limit).await,
+        Command::Enroll {
+            link,
+            link_file,
+            label,
+        } => {
+            let (link, _) =
+                dd_cli::secret::read_link(link.as_deref(), link_file.as_deref(), "DD_ENROLL_LINK")?;
+            enroll::run(&ctx, &link, label).await
+        }
+        Command::Audit {
+            session,
+            action,
+            before,
+            limit,
+        } => {
+            let q = dd_proto::methods::AuditQuery {
+                session,
+                limit,
+                action,
+                before,
+            };
+            admin::audit(&ctx, q).await
+        }
         Command::Devices => admin::devices(&ctx).await,
         Command::Up(args) => up::run(&ctx, args).await,
         Command::Down(args) => down::run(&ctx, args).await,

@@ -8,7 +8,8 @@ use dd_client_core::clock::now_secs;
 use dd_client_core::Connection;
 use dd_proto::methods::{
     GrantInfo, GrantList, GrantRevoke, PairCancel, PairCreate, PairCreated, PairStatus, Revoked,
-    SessionRef, GRANT_LIST, GRANT_REVOKE, PAIR_CANCEL, PAIR_CREATE, PAIR_STATUS,
+    SessionInfo, SessionRef, GRANT_LIST, GRANT_REVOKE, PAIR_CANCEL, PAIR_CREATE, PAIR_STATUS,
+    SESSION_META,
 };
 use dd_proto::ErrorCode;
 use serde_json::{json, Value};
@@ -29,6 +30,71 @@ fn dur(flag: &str, v: Option<&str>) -> Result<Option<u64>, CliError> {
         })
     })
     .transpose()
+}
+
+/// The variable the session host sets in every session it starts: its id.
+pub const SESSION_ENV: &str = "DD_SESSION_ID";
+
+/// Refuses to draw a pairing link into a dd session (unless `allowed`):
+/// that terminal's output streams to everyone watching the session, and
+/// the first to redeem the link gets the grant.
+pub fn refuse_inside_session(allowed: bool) -> Result<(), CliError> {
+    match std::env::var(SESSION_ENV) {
+        Ok(id) if !id.is_empty() && !allowed => Err(CliError::new(
+            "inside_session",
+            format!(
+                "this terminal is dd session {}: its output goes to everyone watching it,                  and whoever redeems the link first gets the grant; run this outside dd                  sessions, or pass --in-session if nobody else watches this one",
+                dd_proto::text::sanitize(&id, 64)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Shells: an interactive grant on a session running one of these is a
+/// shell as the agent's user.
+const SHELLS: &[&str] = &[
+    "sh", "bash", "zsh", "fish", "dash", "ksh", "mksh", "pdksh", "ash", "tcsh", "csh", "nu",
+    "elvish", "xonsh", "pwsh", "busybox", "login", "su", "sudo",
+];
+
+/// True when `command` is a shell (or no command: the agent's $SHELL).
+pub fn is_shell(command: &[String]) -> bool {
+    let Some(program) = command.first() else {
+        return true;
+    };
+    let name = program.rsplit('/').next().unwrap_or(program);
+    let name = name.strip_prefix('-').unwrap_or(name);
+    SHELLS.contains(&name)
+}
+
+/// The on-screen warning before an interactive link for a shell session.
+pub fn shell_warning(session: &SessionInfo) -> String {
+    format!(
+        "warning: session {} runs a shell ({}). Whoever redeems this link can run any          command as the agent's user on this machine — read your files, mint an owner          enrollment link (`dd-agent enroll-link`) and so reach every session. Share it          only with yourself; for anyone else use --read-only or a session running one          program (`dd-client session new -- PROGRAM`).",
+        session.id,
+        dd_proto::text::sanitize(&session.command.join(" "), 80)
+    )
+}
+
+/// Prints [`shell_warning`] on stderr when an interactive link for
+/// `session` is about to be shown.
+pub async fn warn_if_shell(conn: &Connection, session: &str, read_only: bool) -> Result<()> {
+    if read_only {
+        return Ok(());
+    }
+    let info: SessionInfo = conn
+        .call_typed(
+            SESSION_META,
+            &SessionRef {
+                session: session.to_owned(),
+            },
+        )
+        .await?;
+    if is_shell(&info.command) {
+        eprintln!("{}", shell_warning(&info));
+    }
+    Ok(())
 }
 
 /// `pair.create` for a session.
@@ -78,7 +144,9 @@ pub fn show(p: &PairCreated, no_qr: bool) -> Result<()> {
 pub async fn pair_mobile(ctx: &Ctx, a: PairArgs) -> Result<()> {
     let ttl = dur("--ttl", a.ttl.as_deref())?;
     let grant_ttl = dur("--grant-ttl", a.grant_ttl.as_deref())?;
+    refuse_inside_session(a.in_session)?;
     let conn = ctx.connect().await?;
+    warn_if_shell(&conn, &a.id, a.read_only).await?;
     let p = create(&conn, &a.id, ttl, grant_ttl, a.read_only, a.label).await?;
     let code = qr::encode(&p.link)?;
     qr::write_files(&code, a.png.as_deref(), a.svg.as_deref())?;
@@ -104,9 +172,9 @@ pub async fn pair_mobile(ctx: &Ctx, a: PairArgs) -> Result<()> {
         println!(
             "joined: {} (grant {}, {}, until {})",
             if grant.label.is_empty() {
-                "a phone"
+                "a phone".into()
             } else {
-                &grant.label
+                dd_proto::text::sanitized(&grant.label)
             },
             grant.grant_id,
             if grant.read_only {

@@ -318,6 +318,7 @@ async fn pairing_for(
 
 /// Runs the quickstart.
 pub async fn run(ctx: &Ctx, args: UpArgs) -> Result<()> {
+    pair::refuse_inside_session(args.in_session)?;
     let default_state = default_state_dir()?;
     let state = args.state_dir.clone().unwrap_or(default_state.clone());
     let profile = match ctx.cfg.profile()? {
@@ -423,6 +424,9 @@ pub async fn run(ctx: &Ctx, args: UpArgs) -> Result<()> {
             return Ok(());
         }
         return attach::run(ctx, &conn, &session.id).await;
+    }
+    if pair::is_shell(&session.command) {
+        eprintln!("{}", pair::shell_warning(&session));
     }
     let (p, reused) = pairing_for(ctx, &conn, &profile.agent_key, &session.id).await?;
     let interactive = !ctx.json

@@ -36,6 +36,7 @@ impl Client {
         let mut c = Command::new(client_bin());
         c.env("DD_CLIENT_HOME", self.home.path())
             .env_remove("XDG_CONFIG_HOME")
+            .env_remove("DD_SESSION_ID")
             .stdin(Stdio::null());
         c
     }

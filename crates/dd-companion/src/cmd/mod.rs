@@ -87,9 +87,15 @@ pub async fn run(cli: Cli) -> Result<i32> {
     let net = connect_options(&cli)?;
     let companion = || open_companion(&net);
     match cli.command {
-        Command::Join { link, label } => {
+        Command::Join {
+            link,
+            link_file,
+            label,
+        } => {
+            let (link, _) =
+                dd_cli::secret::read_link(link.as_deref(), link_file.as_deref(), "DD_PAIR_LINK")?;
             let label = label.unwrap_or_else(hostname);
-            let c = companion()?.redeem(link, label).await?;
+            let c = companion()?.redeem(link.to_string(), label).await?;
             if json {
                 println!(
                     "{}",

@@ -99,6 +99,7 @@ fn grant() -> GrantInfo {
         last_seen: Some(1),
         revoked_at: None,
         connected: 1,
+        created_by: None,
     }
 }
 
@@ -312,7 +313,10 @@ fn typed_json() -> Vec<(&'static str, serde_json::Value)> {
                     actor: "key:abc".into(),
                     session_id: None,
                     detail: "method".into(),
+                    count: 3,
+                    last_at: Some(4),
                 }],
+                next_before: Some(1),
             }),
         ),
         ("json-resume-tail", json!({"mode": "tail", "bytes": 4096})),

@@ -11,7 +11,7 @@ use crate::store::AuditAction;
 /// `enroll.redeem`: makes the peer's key an owner device.
 pub(crate) async fn enroll(cx: &Ctx<'_>, r: EnrollRedeem) -> Reply {
     let conn = cx.conn;
-    redeem_guard(conn)?;
+    let attempt = redeem_guard(conn)?;
     // On a blocking thread: it waits for its (group) commit.
     let (st, key, peer, now) = (conn.agent.store.clone(), conn.key, conn.peer, cx.now);
     let done = tokio::task::spawn_blocking(move || {
@@ -28,10 +28,13 @@ pub(crate) async fn enroll(cx: &Ctx<'_>, r: EnrollRedeem) -> Reply {
     .await
     .map_err(|_| err(ErrorCode::Internal, "redeem task failed"))?;
     match done {
-        Ok(device) => ok(Enrolled {
-            device_id: device.id,
-        }),
-        Err(e) => Err(redeem_failed(cx, e)),
+        Ok(device) => {
+            attempt.succeeded();
+            ok(Enrolled {
+                device_id: device.id,
+            })
+        }
+        Err(e) => Err(redeem_failed(cx, attempt, e)),
     }
 }
 
@@ -50,7 +53,7 @@ pub(crate) fn revoke(cx: &Ctx<'_>, r: DeviceRef) -> Reply {
         .iter()
         .find(|d| d.id == r.device_id)
         .ok_or_else(|| err(ErrorCode::NotFound, "no such device"))?;
-    agent
+    let cascade = agent
         .store
         .revoke_device(&r.device_id, cx.now)
         .map_err(store_err)?;
@@ -64,5 +67,20 @@ pub(crate) fn revoke(cx: &Ctx<'_>, r: DeviceRef) -> Reply {
         &r.device_id,
         cx.now,
     );
+    // What the device set up ends with it (docs/security.md).
+    let grants: Vec<String> = cascade.grants.iter().map(|(g, _)| g.clone()).collect();
+    super::grants::cut(cx.conn, &grants);
+    for (g, s) in &cascade.grants {
+        let why = format!("{g}: made from a token of revoked device {}", r.device_id);
+        agent
+            .store
+            .audit(AuditAction::GrantRevoked, &cx.actor, Some(s), &why, cx.now);
+    }
+    for t in &cascade.tokens {
+        let why = format!("{t}: minted by revoked device {}", r.device_id);
+        agent
+            .store
+            .audit(AuditAction::TokenCancelled, &cx.actor, None, &why, cx.now);
+    }
     done()
 }

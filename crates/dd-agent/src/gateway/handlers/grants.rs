@@ -58,16 +58,21 @@ pub(crate) fn revoke(cx: &Ctx<'_>, r: GrantRevoke) -> Reply {
 /// grants: the streams opened under them, and every connection of the keys
 /// they were issued to.
 pub(crate) fn cut(conn: &Conn, ids: &[String]) {
+    cut_of(&conn.agent, ids)
+}
+
+/// [`cut`] without a connection.
+pub(crate) fn cut_of(agent: &crate::gateway::Agent, ids: &[String]) {
     if ids.is_empty() {
         return;
     }
     let keys: Vec<[u8; 32]> = ids
         .iter()
-        .filter_map(|g| conn.agent.store.grant_key(g).ok().flatten())
+        .filter_map(|g| agent.store.grant_key(g).ok().flatten())
         .collect();
-    conn.agent.live.cut(ids, None, EndReason::Revoked);
+    agent.live.cut(ids, None, EndReason::Revoked);
     for k in keys {
-        conn.agent.live.cut(&[], Some(k), EndReason::Revoked);
+        agent.live.cut(&[], Some(k), EndReason::Revoked);
     }
 }
 

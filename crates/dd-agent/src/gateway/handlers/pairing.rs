@@ -82,12 +82,15 @@ pub(crate) fn create(cx: &Ctx<'_>, r: PairCreate) -> Reply {
 /// `pair.redeem`: consumes the token and makes a grant for the peer's key.
 pub(crate) async fn redeem(cx: &Ctx<'_>, r: PairRedeem) -> Reply {
     let conn = cx.conn;
-    redeem_guard(conn)?;
+    let attempt = redeem_guard(conn)?;
     // On a blocking thread: it waits for its (group) commit.
     let (st, key, peer, now) = (conn.agent.store.clone(), conn.key, conn.peer, cx.now);
+    let sessions = conn.agent.sessions.clone();
+    // An ended session takes no new companions.
+    let live = move |id: &str| sessions.get(id).is_some_and(|s| s.info().status.is_live());
     // The audit record goes in the redemption's own transaction.
     let done = tokio::task::spawn_blocking(move || {
-        st.redeem_pair_token_audited(&r.token, &key, &r.label, now, |grant| {
+        st.redeem_pair_token_audited(&r.token, &key, &r.label, now, &live, |grant| {
             Some(format!(
                 "label {:?}, read_only {}, from {}",
                 grant.label, grant.read_only, peer
@@ -97,8 +100,11 @@ pub(crate) async fn redeem(cx: &Ctx<'_>, r: PairRedeem) -> Reply {
     .await
     .map_err(|_| err(ErrorCode::Internal, "redeem task failed"))?;
     match done {
-        Ok(grant) => ok(grant),
-        Err(e) => Err(redeem_failed(cx, e)),
+        Ok(grant) => {
+            attempt.succeeded();
+            ok(grant)
+        }
+        Err(e) => Err(redeem_failed(cx, attempt, e)),
     }
 }
 
@@ -132,43 +138,42 @@ pub(crate) fn status(cx: &Ctx<'_>, r: PairCancel) -> Reply {
     ok(st)
 }
 
-/// Refuses a redemption from an address (or, past the global limit, from
-/// anyone) that failed too often, before its token is looked at.
-pub(crate) fn redeem_guard(conn: &Conn) -> Result<(), ErrorBody> {
-    conn.agent
-        .limits
-        .may_redeem(conn.peer.ip())
-        .map_err(|wait| {
-            conn.agent.store.audit(
-                AuditAction::RedeemFailed,
-                &format!("key:{}", &dd_proto::keys::encode_key(&conn.key)[..12]),
-                None,
-                &format!("rate_limited from {}", conn.peer.ip()),
-                now_secs(),
-            );
-            err(
-                ErrorCode::RateLimited,
-                format!(
-                    "too many failed redemptions from this address; retry in {}s",
-                    wait.as_secs() + 1
-                ),
-            )
-        })
+/// Takes the rate-limit cells of one redemption attempt (check and count
+/// in one step), or refuses it saying what was limited, before its token
+/// is looked at.
+pub(crate) fn redeem_guard(conn: &Conn) -> Result<crate::gateway::limits::Attempt<'_>, ErrorBody> {
+    conn.agent.limits.begin(conn.peer.ip()).map_err(|limited| {
+        crate::gateway::guard::audit_redeem_failed(
+            &conn.agent.store,
+            &format!("key:{}", &dd_proto::keys::encode_key(&conn.key)[..12]),
+            conn.peer.ip(),
+            limited.what(),
+            now_secs(),
+        );
+        err(ErrorCode::RateLimited, limited.message())
+    })
 }
 
-/// A failed redemption: counts it against the source when the token was
-/// refused, records it, and gives the error to answer with.
-pub(crate) fn redeem_failed(cx: &Ctx<'_>, e: StoreError) -> ErrorBody {
+/// A failed redemption: keeps its cells spent when the token was refused
+/// (a wrong guess), gives them back otherwise, records it (aggregated),
+/// and gives the error to answer with.
+pub(crate) fn redeem_failed(
+    cx: &Ctx<'_>,
+    attempt: crate::gateway::limits::Attempt<'_>,
+    e: StoreError,
+) -> ErrorBody {
     let conn = cx.conn;
     let body = store_err(e);
     if body.code.is_authorization() {
-        conn.agent.limits.failed(conn.peer.ip());
+        attempt.failed();
+    } else {
+        attempt.succeeded();
     }
-    conn.agent.store.audit(
-        AuditAction::RedeemFailed,
+    crate::gateway::guard::audit_redeem_failed(
+        &conn.agent.store,
         &cx.actor,
-        None,
-        &format!("{} from {}", body.code, conn.peer.ip()),
+        conn.peer.ip(),
+        body.code.as_str(),
         cx.now,
     );
     body

@@ -166,6 +166,7 @@ fn audit_order_limit_filter() {
         .list_audit(&AuditQuery {
             session: Some("s_1".into()),
             limit: Some(2),
+            ..Default::default()
         })
         .unwrap();
     assert_eq!(s1.len(), 2);
@@ -175,7 +176,8 @@ fn audit_order_limit_filter() {
     assert!(s
         .list_audit(&AuditQuery {
             session: Some("s_9".into()),
-            limit: None
+            limit: None,
+            ..Default::default()
         })
         .unwrap()
         .is_empty());
@@ -191,6 +193,7 @@ fn audit_limit_default_and_cap() {
     let q = AuditQuery {
         session: None,
         limit: Some(5000),
+        ..Default::default()
     };
     assert_eq!(s.list_audit(&q).unwrap().len(), 1000);
 }
@@ -311,6 +314,7 @@ fn cached_reads_see_later_writes() {
         let q = AuditQuery {
             session: Some("s_1".into()),
             limit: None,
+            ..Default::default()
         };
         assert_eq!(s.list_audit(&q).unwrap().len(), i as usize + 1);
     }

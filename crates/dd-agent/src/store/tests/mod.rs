@@ -1,5 +1,6 @@
 //! Store tests, against real SQLite files in temporary directories.
 
+mod audit;
 mod grants;
 mod misc;
 mod race;
