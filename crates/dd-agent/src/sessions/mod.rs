@@ -36,8 +36,12 @@ mod remote;
 mod screen;
 mod session;
 mod signals;
+mod snapshot;
 mod stream;
 mod tail;
+mod term;
+#[cfg(test)]
+mod term_tests;
 
 pub use detect::PromptSettings;
 pub use error::SessionError;
