@@ -36,7 +36,7 @@ impl Out {
             self.acs = acs;
         }
         let mut pen = pen;
-        pen.flags &= !attr::ACS;
+        pen.flags &= !(attr::ACS | attr::ERASED);
         if pen != self.pen {
             sgr(&mut self.s, &pen);
             self.pen = pen;
@@ -47,27 +47,56 @@ impl Out {
         let _ = write!(self.s, "\x1b[{};{}H", row + 1, col + 1);
     }
 
-    /// Paints a grid, row by row (trailing default blanks left out: the
-    /// screen was cleared).
+    /// Paints a grid, row by row. Cells an erase made are erased again
+    /// (`CSI n X` in their background, or `CSI K` for a run that ends the
+    /// row) rather than written as spaces, as terminals such as tmux tell
+    /// erased cells from written spaces; default ones are just skipped
+    /// (the screen was cleared).
     fn paint(&mut self, g: &Grid) {
         for (r, row) in g.rows.iter().enumerate() {
-            let end = row
-                .iter()
-                .rposition(|c| c.ch != ' ' || c.pen != Pen::default() || c.extra.is_some())
-                .map_or(0, |i| i + 1);
-            if end == 0 {
-                continue;
-            }
-            self.cup(r as u16, 0);
-            for c in &row[..end] {
-                if c.width == Width::Tail {
+            let mut col = 0;
+            let mut at: Option<usize> = None;
+            while col < row.len() {
+                let c = &row[col];
+                if c.is_erased() {
+                    let bg = c.pen.bg;
+                    let run = row[col..]
+                        .iter()
+                        .take_while(|x| x.is_erased() && x.pen.bg == bg)
+                        .count();
+                    if bg != Color::Default {
+                        if at != Some(col) {
+                            self.cup(r as u16, col as u16);
+                        }
+                        self.pen(Pen {
+                            bg,
+                            ..Pen::default()
+                        });
+                        if col + run == row.len() {
+                            self.s.push_str("\x1b[K");
+                        } else {
+                            let _ = write!(self.s, "\x1b[{run}X");
+                        }
+                        // ECH and EL leave the cursor where it was.
+                        at = Some(col);
+                    }
+                    col += run;
                     continue;
                 }
-                self.pen(c.pen);
-                self.s.push(c.ch);
-                if let Some(e) = &c.extra {
-                    self.s.push_str(e);
+                if at != Some(col) {
+                    self.cup(r as u16, col as u16);
                 }
+                if c.width != Width::Tail {
+                    self.pen(c.pen);
+                    self.s.push(c.ch);
+                    if let Some(e) = &c.extra {
+                        self.s.push_str(e);
+                    }
+                }
+                col += 1;
+                // Printing the last column leaves a pending wrap: the next
+                // row starts with a CUP anyway.
+                at = Some(col);
             }
         }
     }
@@ -114,6 +143,10 @@ impl Out {
         self.s.push(c.ch);
         if let Some(e) = &c.extra {
             self.s.push_str(e);
+        }
+        if c.is_erased() {
+            // Erased again, the wrap still pending.
+            self.s.push_str("\x1b[X");
         }
     }
 }

@@ -33,6 +33,10 @@ pub(crate) mod attr {
     /// Drawn from the DEC special graphics set (the cell holds the ASCII
     /// byte, as the terminal got it).
     pub(crate) const ACS: u16 = 256;
+    /// Made blank by an erase (or never written), not a space the program
+    /// printed: terminals such as tmux tell the two apart, so the snapshot
+    /// restores each the way it was made.
+    pub(crate) const ERASED: u16 = 512;
 }
 
 /// A colour.
@@ -80,10 +84,16 @@ impl Cell {
             extra: None,
             pen: Pen {
                 bg,
+                flags: attr::ERASED,
                 ..Pen::default()
             },
             width: Width::One,
         }
+    }
+
+    /// True for a cell an erase made.
+    pub(crate) fn is_erased(&self) -> bool {
+        self.pen.flags & attr::ERASED != 0
     }
 }
 
@@ -510,6 +520,10 @@ impl Term {
             col -= 1;
         }
         let cell = &mut r[col];
+        if cell.is_erased() {
+            // Nothing printed there to combine with.
+            return;
+        }
         let mut s = cell.extra.take().map(String::from).unwrap_or_default();
         if s.len() < 32 {
             s.push(c);
@@ -1023,6 +1037,7 @@ impl vte::Perform for Performer<'_> {
                     for c in r.iter_mut() {
                         *c = Cell::blank(Color::Default);
                         c.ch = 'E';
+                        c.pen.flags = 0;
                     }
                 }
                 t.top = 0;
@@ -1095,10 +1110,10 @@ impl vte::Perform for Performer<'_> {
             ([], 'P') => t.delete_chars(p0(1) as usize),
             ([], 'S') => t.scroll_up(p0(1) as usize),
             ([], 'T') if params.len() <= 1 => t.scroll_down(p0(1) as usize),
+            // ECH leaves a pending wrap pending (as tmux).
             ([], 'X') => {
                 let (row, col) = (t.row as usize, t.col as usize);
                 t.erase_cells(row, col, col + p0(1) as usize);
-                t.pending = false;
             }
             ([], 'b') => {
                 if let Some(c) = t.last {
