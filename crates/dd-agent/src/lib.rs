@@ -4,7 +4,9 @@
 //! PTY whose output is numbered by byte offset, appended to a transcript on
 //! disk and fed to a terminal screen model, so any number of clients can
 //! attach, leave and come back (from an offset, from the current screen, or
-//! from a tail) without losing or repeating a byte ([`sessions`]).
+//! from a tail) without losing or repeating a byte. The PTYs themselves live
+//! in a separate process, the session host ([`host`]); the gateway keeps a
+//! [`mirror`] of each session (screen, tail, subscribers, prompts).
 //!
 //! Clients reach the agent through the [`gateway`]: a WebSocket carrying the
 //! Noise IK protocol defined in `dd-proto`. The agent identifies every peer
@@ -18,8 +20,8 @@
 
 pub mod gateway;
 pub mod host;
+pub mod mirror;
 pub mod policy;
-pub mod sessions;
 pub mod state;
 pub mod store;
 pub mod util;

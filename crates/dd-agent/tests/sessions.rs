@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dd_agent::sessions::{
+use dd_agent::mirror::{
     HostConfig, Session, SessionError, SessionManager, StreamItem, Subscription,
 };
 use dd_proto::methods::{CreateSession, Resume, SessionStatus};

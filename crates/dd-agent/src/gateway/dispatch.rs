@@ -49,7 +49,7 @@ fn store_err(e: crate::store::StoreError) -> ErrorBody {
     err(e.code(), e.to_string())
 }
 
-fn session_err(e: crate::sessions::SessionError) -> ErrorBody {
+fn session_err(e: crate::mirror::SessionError) -> ErrorBody {
     err(e.code(), e.to_string())
 }
 
@@ -414,7 +414,7 @@ async fn run(
     }
 }
 
-fn session(conn: &Conn, id: &str) -> Result<Arc<crate::sessions::Session>, ErrorBody> {
+fn session(conn: &Conn, id: &str) -> Result<Arc<crate::mirror::Session>, ErrorBody> {
     conn.agent
         .sessions
         .get(id)

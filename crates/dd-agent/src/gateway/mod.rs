@@ -25,7 +25,7 @@ use dd_proto::noise::StaticKeypair;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::sessions::{HostConfig, HostMode, SessionManager};
+use crate::mirror::{HostConfig, HostMode, SessionManager};
 use crate::state::StateDir;
 use crate::store::Store;
 
@@ -72,7 +72,7 @@ pub enum ServeError {
     AlreadyRunning(PathBuf),
     /// The session host could not start.
     #[error("sessions: {0}")]
-    Sessions(#[from] crate::sessions::SessionError),
+    Sessions(#[from] crate::mirror::SessionError),
     /// Binding or serving failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),

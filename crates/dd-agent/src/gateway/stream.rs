@@ -12,7 +12,7 @@ use dd_proto::Message;
 use tokio::sync::mpsc;
 
 use super::conn::Conn;
-use crate::sessions::{StreamItem, Subscription};
+use crate::mirror::{StreamItem, Subscription};
 use crate::util::now_secs;
 
 /// What a stream task needs besides its connection.

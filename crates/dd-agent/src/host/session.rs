@@ -101,7 +101,7 @@ impl HostedSession {
     ) -> Result<Arc<HostedSession>, SpawnError> {
         let transcript = std::fs::OpenOptions::new()
             .append(true)
-            .open(dir.join(crate::sessions::TRANSCRIPT_FILE))
+            .open(dir.join(crate::mirror::TRANSCRIPT_FILE))
             .map_err(SpawnError::Io)?;
         let end = transcript.metadata().map_err(SpawnError::Io)?.len();
         let (pty, pts) = pty_process::open().map_err(|e| SpawnError::Io(pty_io(e)))?;

@@ -1,5 +1,6 @@
-//! The session host: terminal sessions on real PTYs, their transcripts and
-//! screens, and attach streams.
+//! The gateway's mirror of every session: its screen, in-memory tail,
+//! subscribers (attach streams) and prompt detection, fed by the session
+//! host process that owns the PTYs ([`crate::host`]).
 //!
 //! Each session lives in `<root>/sessions/<id>/`: `meta.json` (its
 //! [`SessionInfo`], replaced atomically on every status change) and
@@ -20,7 +21,7 @@
 //!
 //! The processes themselves live in the session host ([`crate::host`]), a
 //! separate process that reads each PTY and appends to its transcript
-//! *before* sending the bytes here over [`remote`]; this side keeps the
+//! *before* sending the bytes here over [`host_link`]; this side keeps the
 //! screen model, the tail and the subscribers. When the gateway starts
 //! again it re-adopts every session the host still runs (rebuilding the
 //! screen from the transcript and reading whatever it missed from the
@@ -31,8 +32,8 @@ mod backlog;
 mod detect;
 mod error;
 mod heuristic;
+mod host_link;
 mod meta;
-mod remote;
 mod screen;
 mod session;
 mod signals;
@@ -45,8 +46,8 @@ mod term_tests;
 
 pub use detect::PromptSettings;
 pub use error::SessionError;
+pub use host_link::{HostConfig, HostMode, DEFAULT_TRANSCRIPT_CAP};
 pub(crate) use meta::TRANSCRIPT_FILE;
-pub use remote::{HostConfig, HostMode, DEFAULT_TRANSCRIPT_CAP};
 pub use session::Session;
 pub use stream::{StreamItem, Subscription};
 
@@ -62,7 +63,7 @@ use dd_proto::methods::{CreateSession, SessionInfo, SessionStatus};
 use tokio::sync::watch;
 
 use crate::util::{is_valid_id, new_id, now_secs};
-use remote::HostLink;
+use host_link::HostLink;
 use session::{check_size, lock, Control, Fixed, State};
 use tail::Tail;
 

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use super::backlog::Backlog;
 use super::detect::{PromptEvent, PromptSettings, Prompts};
-use super::remote::HostLink;
+use super::host_link::HostLink;
 use super::screen::Screen;
 use super::stream::{StreamItem, Subscription};
 use super::tail::Tail;
