@@ -244,7 +244,9 @@ impl Companion {
             .get(&session_id)
             .copied();
         let first = match resume {
-            ResumeFrom::Screen => Resume::Screen,
+            // The phone's live view: bounded lag on any link (a fresh
+            // screen instead of a backlog it cannot take).
+            ResumeFrom::Screen => Resume::Live,
             ResumeFrom::Start => Resume::Offset { offset: 0 },
             ResumeFrom::Offset { offset } => Resume::Offset { offset },
             ResumeFrom::LastSeen => match last {

@@ -308,6 +308,11 @@ pub enum Resume {
         /// How many bytes of history.
         bytes: u64,
     },
+    /// A live view for links that may not keep up: a snapshot, then live
+    /// output; whenever the stream falls behind the session by more than
+    /// a bound, a fresh snapshot of the present instead of the backlog
+    /// (docs/protocol.md, "Stream modes"). Output offsets then jump.
+    Live,
 }
 
 /// `session.attach` parameters.

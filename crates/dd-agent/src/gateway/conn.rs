@@ -108,6 +108,16 @@ impl Conn {
         }
     }
 
+    /// Waits until at most `limit` bytes wait in this connection's queue to
+    /// the writer (polled: a live-mode stream calls it before each item,
+    /// so it pulls output only as fast as the link drains).
+    pub(crate) async fn drained(&self, limit: usize) {
+        let want = super::bounds::MAX_QUEUED_BYTES.saturating_sub(limit);
+        while self.budget.available_permits() < want {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     /// Why a stream of this connection can no longer send: `too_slow` if
     /// the writer gave up on the peer, else `detached`.
     pub(crate) fn lost_reason(&self) -> EndReason {

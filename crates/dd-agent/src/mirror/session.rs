@@ -221,6 +221,8 @@ impl Session {
     /// Opens a stream of this session's output, starting as `resume` says.
     /// Works on ended sessions too: the transcript, then `Exited`.
     pub fn attach(self: &Arc<Self>, resume: Resume) -> Result<Subscription, SessionError> {
+        let live = resume == Resume::Live;
+        let resume = if live { Resume::Screen } else { resume };
         if resume == Resume::Screen && lock(&self.state).screen.is_none() {
             let screen = self.rebuild_screen()?;
             let mut st = lock(&self.state);
@@ -244,16 +246,7 @@ impl Session {
             // item first (see `step`).
             Resume::Offset { offset } => (offset, None),
             Resume::Tail { bytes } => (end.saturating_sub(bytes), None),
-            Resume::Screen => {
-                let data = st.screen.as_ref().map(Screen::repaint).unwrap_or_default();
-                let snap = StreamItem::Snapshot {
-                    offset: end,
-                    rows: st.rows,
-                    cols: st.cols,
-                    data,
-                };
-                (end, Some(snap))
-            }
+            Resume::Screen | Resume::Live => (end, Some(Self::snapshot_locked(&st))),
         };
         self.clients.fetch_add(1, Ordering::Relaxed);
         Ok(Subscription::new(
@@ -263,7 +256,36 @@ impl Session {
             (st.meta_gen, st.prompts.gen()),
             first,
             false,
-        ))
+        )
+        .live(live))
+    }
+
+    /// The screen as it stands at the end of the transcript (the caller
+    /// brought it up to date).
+    fn snapshot_locked(st: &State) -> StreamItem {
+        StreamItem::Snapshot {
+            offset: st.tail.end(),
+            rows: st.rows,
+            cols: st.cols,
+            data: st.screen.as_ref().map(Screen::repaint).unwrap_or_default(),
+        }
+    }
+
+    /// For a live-mode stream at `next`: a fresh snapshot of the present
+    /// when the stream is more than `bound` bytes behind the end (the
+    /// stream then goes on from the snapshot's offset), else None.
+    pub(crate) fn live_resync(&self, next: u64, bound: u64) -> Option<StreamItem> {
+        let mut st = lock(&self.state);
+        if st.tail.end().saturating_sub(next) <= bound || st.screen.is_none() {
+            return None;
+        }
+        let fed = self.feed_screen(&mut st);
+        let snap = Self::snapshot_locked(&st);
+        drop(st);
+        if fed {
+            self.wake.send_replace(());
+        }
+        Some(snap)
     }
 
     /// Opens an events-only stream: metadata changes, input-needed and

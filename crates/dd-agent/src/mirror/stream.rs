@@ -75,7 +75,18 @@ pub struct Subscription {
     queued: VecDeque<Bytes>,
     done: bool,
     events_only: bool,
+    /// Live mode (`Resume::Live`): fall behind by more than [`LIVE_LAG`]
+    /// bytes and the next item is a fresh snapshot instead of the backlog.
+    live: bool,
 }
+
+/// How far (bytes of output) a live-mode stream may fall behind the
+/// session before it is sent a fresh snapshot instead of the backlog.
+pub const LIVE_LAG: u64 = 32 * 1024;
+
+/// Largest output item a live-mode stream sends (smaller items let it
+/// notice sooner that it fell behind).
+const LIVE_CHUNK: usize = 16 * 1024;
 
 impl Subscription {
     pub(crate) fn new(
@@ -95,7 +106,20 @@ impl Subscription {
             queued: VecDeque::new(),
             done: false,
             events_only,
+            live: false,
         }
+    }
+
+    /// Makes this a live-mode stream (see [`LIVE_LAG`]).
+    pub(crate) fn live(mut self, live: bool) -> Subscription {
+        self.live = live;
+        self
+    }
+
+    /// True for a live-mode stream: its writer should pull only when the
+    /// link has drained.
+    pub fn is_live(&self) -> bool {
+        self.live
     }
 
     /// The session this stream reads.
@@ -115,6 +139,15 @@ impl Subscription {
         if let Some(first) = self.first.take() {
             return Some(first);
         }
+        if self.live && !self.done {
+            if let Some(snap) = self.session.live_resync(self.next, LIVE_LAG) {
+                if let StreamItem::Snapshot { offset, .. } = &snap {
+                    self.next = *offset;
+                }
+                self.queued.clear();
+                return Some(snap);
+            }
+        }
         if let Some(chunk) = self.queued.pop_front() {
             return Some(self.output(chunk));
         }
@@ -129,9 +162,12 @@ impl Subscription {
             } else {
                 self.next
             };
-            let step = self
-                .session
-                .step(at, &mut self.seen, dd_proto::MAX_OUTPUT_CHUNK);
+            let max = if self.live {
+                LIVE_CHUNK
+            } else {
+                dd_proto::MAX_OUTPUT_CHUNK
+            };
+            let step = self.session.step(at, &mut self.seen, max);
             match step {
                 Step::Meta(info) => return Some(StreamItem::Meta(info)),
                 Step::Prompt(PromptEvent::Needed(p)) => return Some(StreamItem::InputNeeded(p)),

@@ -99,7 +99,9 @@ async fn reconnect(r: &Run) -> Result<AttachStream, ConnectionState> {
             _ = tokio::time::sleep(wait) => {}
             _ = r.inner.stopped() => return Err(ConnectionState::Detached),
         }
+        // A live view resumes with the present, not what it missed.
         let resume = match r.inner.next_offset() {
+            Some(_) if r.fallback == Resume::Live => Resume::Live,
             Some(offset) => Resume::Offset { offset },
             None => r.fallback,
         };
