@@ -680,6 +680,20 @@ mod tests {
     }
 
     #[test]
+    fn resume_modes_on_the_wire() {
+        for (r, j) in [
+            (Resume::Live, json!({"mode": "live"})),
+            (Resume::Screen, json!({"mode": "screen"})),
+            (Resume::Offset { offset: 7 }, json!({"mode": "offset", "offset": 7})),
+            (Resume::Tail { bytes: 9 }, json!({"mode": "tail", "bytes": 9})),
+        ] {
+            assert_eq!(serde_json::to_value(r).unwrap(), j);
+            assert_eq!(serde_json::from_value::<Resume>(j).unwrap(), r);
+        }
+        assert!(serde_json::from_value::<Resume>(json!({"mode": "mosh"})).is_err());
+    }
+
+    #[test]
     fn choices_are_found_by_label_input_or_index() {
         let p = prompt();
         assert_eq!(p.find_choice("yes").unwrap().label, "Yes");
