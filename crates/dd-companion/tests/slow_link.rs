@@ -47,7 +47,9 @@ struct Net {
 
 impl Drop for Net {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", &self.host_if]).output();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_if])
+            .output();
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
     }
 }
@@ -77,7 +79,10 @@ fn pct(sorted: &[u64], p: f64) -> u64 {
 
 #[test]
 fn live_view_lag_stays_bounded_on_a_2_mbit_link_while_transcript_mode_gets_every_byte() {
-    let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n");
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n");
     if !root.unwrap_or(false) || !sh("command -v ip && command -v tc && command -v python3") {
         eprintln!("SKIP slow_link: needs root, ip, tc and python3");
         return;
@@ -92,22 +97,57 @@ fn live_view_lag_stays_bounded_on_a_2_mbit_link_while_transcript_mode_gets_every
     let host_ip = format!("10.{a}.{b}.1");
     let peer_ip = format!("10.{a}.{b}.2");
     must(&["ip", "netns", "add", &net.ns]);
-    must(&["ip", "link", "add", &net.host_if, "type", "veth", "peer", "name", &peer_if]);
+    must(&[
+        "ip",
+        "link",
+        "add",
+        &net.host_if,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &peer_if,
+    ]);
     must(&["ip", "link", "set", &peer_if, "netns", &net.ns]);
-    must(&["ip", "addr", "add", &format!("{host_ip}/30"), "dev", &net.host_if]);
+    must(&[
+        "ip",
+        "addr",
+        "add",
+        &format!("{host_ip}/30"),
+        "dev",
+        &net.host_if,
+    ]);
     must(&["ip", "link", "set", &net.host_if, "up"]);
     let nsx = |args: &[&str]| {
         let mut v = vec!["ip", "netns", "exec", &net.ns];
         v.extend_from_slice(args);
         must(&v);
     };
-    nsx(&["ip", "addr", "add", &format!("{peer_ip}/30"), "dev", &peer_if]);
+    nsx(&[
+        "ip",
+        "addr",
+        "add",
+        &format!("{peer_ip}/30"),
+        "dev",
+        &peer_if,
+    ]);
     nsx(&["ip", "link", "set", &peer_if, "up"]);
     nsx(&["ip", "link", "set", "lo", "up"]);
     // Agent -> companions: 2 Mbit/s, a short queue.
     must(&[
-        "tc", "qdisc", "add", "dev", &net.host_if, "root", "tbf", "rate", "2mbit", "burst", "32kbit",
-        "latency", "100ms",
+        "tc",
+        "qdisc",
+        "add",
+        "dev",
+        &net.host_if,
+        "root",
+        "tbf",
+        "rate",
+        "2mbit",
+        "burst",
+        "32kbit",
+        "latency",
+        "100ms",
     ]);
 
     let dir = tempfile::tempdir().unwrap();
@@ -151,7 +191,11 @@ while time.time() < end:
             .args(["join", &link, "--json", "--label", "slow"])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let spawn = |home: &std::path::Path, args: &[&str]| {
         Command::new("ip")
@@ -173,7 +217,10 @@ while time.time() < end:
         }
     }
     let mut live = Kill(spawn(&live_home, &["attach", &sid]));
-    let mut all = Kill(spawn(&all_home, &["watch", &sid, "--from", "start", "--timeout", "150"]));
+    let mut all = Kill(spawn(
+        &all_home,
+        &["watch", &sid, "--from", "start", "--timeout", "150"],
+    ));
 
     // The live view: (arrival, newest stamp) per read, and bytes.
     let samples = Arc::new(Mutex::new(Vec::<(Instant, u64)>::new()));
@@ -188,7 +235,9 @@ while time.time() < end:
             }
             *b2.lock().unwrap() += n;
             if let Some(t) = newest_stamp(&buf[..n]) {
-                s2.lock().unwrap().push((Instant::now(), now_ms().saturating_sub(t)));
+                s2.lock()
+                    .unwrap()
+                    .push((Instant::now(), now_ms().saturating_sub(t)));
             }
         }
     });
@@ -216,7 +265,11 @@ while time.time() < end:
     )
     .unwrap();
     let mut lags: Vec<u64> = samples.lock().unwrap().iter().map(|s| s.1).collect();
-    assert!(lags.len() >= 10, "the live view saw too few stamps: {}", lags.len());
+    assert!(
+        lags.len() >= 10,
+        "the live view saw too few stamps: {}",
+        lags.len()
+    );
     let first = samples.lock().unwrap()[0].0;
     let last = samples.lock().unwrap().last().unwrap().0;
     lags.sort_unstable();
@@ -239,7 +292,11 @@ while time.time() < end:
     );
     assert!(median <= 1000, "median lag {median} ms");
     assert!(p99 <= 2000, "p99 lag {p99} ms");
-    assert_eq!(everything.len(), transcript.len(), "transcript mode lost bytes");
+    assert_eq!(
+        everything.len(),
+        transcript.len(),
+        "transcript mode lost bytes"
+    );
     assert!(everything == transcript, "transcript mode changed bytes");
     drop(net);
 }

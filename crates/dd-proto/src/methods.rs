@@ -684,8 +684,14 @@ mod tests {
         for (r, j) in [
             (Resume::Live, json!({"mode": "live"})),
             (Resume::Screen, json!({"mode": "screen"})),
-            (Resume::Offset { offset: 7 }, json!({"mode": "offset", "offset": 7})),
-            (Resume::Tail { bytes: 9 }, json!({"mode": "tail", "bytes": 9})),
+            (
+                Resume::Offset { offset: 7 },
+                json!({"mode": "offset", "offset": 7}),
+            ),
+            (
+                Resume::Tail { bytes: 9 },
+                json!({"mode": "tail", "bytes": 9}),
+            ),
         ] {
             assert_eq!(serde_json::to_value(r).unwrap(), j);
             assert_eq!(serde_json::from_value::<Resume>(j).unwrap(), r);

@@ -71,7 +71,7 @@ impl AsyncWrite for Guarded {
 /// The answer to a connection over a bound: one non-blocking write, then
 /// the socket is dropped (the client may see a reset instead).
 /// Unsent bytes a connection's socket holds before it stops being writable.
-const NOTSENT_LOWAT: u32 = 64 * 1024;
+const NOTSENT_LOWAT: u32 = 16 * 1024;
 
 fn refuse(tcp: TcpStream, peer: SocketAddr, why: Refusal) {
     tracing::debug!(%peer, reason = %why, "connection refused");

@@ -28,7 +28,7 @@ pub(crate) struct StreamStart {
 
 /// Bytes a live-mode stream lets wait in the connection's queue before it
 /// pulls more.
-const LIVE_QUEUE: usize = 16 * 1024;
+const LIVE_QUEUE: usize = 4 * 1024;
 
 fn until(unix_secs: i64) -> Duration {
     let deadline = UNIX_EPOCH + Duration::from_secs(unix_secs.max(0) as u64);

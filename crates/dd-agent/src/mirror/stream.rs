@@ -82,11 +82,11 @@ pub struct Subscription {
 
 /// How far (bytes of output) a live-mode stream may fall behind the
 /// session before it is sent a fresh snapshot instead of the backlog.
-pub const LIVE_LAG: u64 = 32 * 1024;
+pub const LIVE_LAG: u64 = 8 * 1024;
 
 /// Largest output item a live-mode stream sends (smaller items let it
 /// notice sooner that it fell behind).
-const LIVE_CHUNK: usize = 16 * 1024;
+const LIVE_CHUNK: usize = 4 * 1024;
 
 impl Subscription {
     pub(crate) fn new(
