@@ -3,8 +3,11 @@
 #
 #   scripts/gen-bindings.sh [python|swift] OUTDIR
 #
-# Builds dd-mobile (debug; PROFILE=release for release), runs the crate's
-# uniffi-bindgen on the built library and, for Python, copies the shared
+# Builds the crate's uniffi-bindgen (feature `bindgen`: the code generator's
+# CLI dependencies belong to that binary only), then dd-mobile's library
+# without it (debug; PROFILE=release for release) -- in that order, so the
+# library left in the target dir is the lean one the app and tests load --
+# runs uniffi-bindgen on that library and, for Python, copies the shared
 # library next to the generated dd_mobile.py so `import dd_mobile` works with
 # OUTDIR on sys.path. Honors CARGO_TARGET_DIR (default: ./target).
 set -euo pipefail
@@ -30,10 +33,9 @@ case "$(uname -s)" in
   *) lib=libdd_mobile.so ;;
 esac
 
-cargo build -p dd-mobile --lib ${flags[@]+"${flags[@]}"}
-mkdir -p "$out"
-cargo run -q -p dd-mobile --bin uniffi-bindgen ${flags[@]+"${flags[@]}"} -- \
-  generate --library "$target/$profile/$lib" --language "$lang" --out-dir "$out"
+cargo build -q -p dd-mobile --features bindgen --bin uniffi-bindgen ${flags[@]+"${flags[@]}"}
+cargo build -q -p dd-mobile --lib ${flags[@]+"${flags[@]}"}
+"$target/$profile/uniffi-bindgen" generate --library "$target/$profile/$lib" --language "$lang" --out-dir "$out"
 if [ "$lang" = python ]; then
   cp "$target/$profile/$lib" "$out/"
 fi

@@ -51,7 +51,7 @@ def _binaries():
 class Owner:
     """The agent and its enrolled desktop client."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, *serve_args):
         self.agent_bin, self.client_bin = _binaries()
         self.tmp = Path(tmp)
         self.state = self.tmp / "state"
@@ -68,6 +68,7 @@ class Owner:
                 # Prompts (input_needed) are found 300 ms after output stops.
                 "--prompt-quiet",
                 "300ms",
+                *serve_args,
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

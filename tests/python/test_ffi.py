@@ -100,6 +100,23 @@ def link_of(owner, session, *extra):
     return owner.pair(session, *extra)["link"]
 
 
+def prompt_session(owner, then="sleep 600"):
+    """A bash session that asks `Continue? [y/N]`, echoes got-<answer>, then runs `then`."""
+    return owner.client(
+        "session", "new", "--detach", "--",
+        "bash", "-c", f"read -p 'Continue? [y/N] ' a; echo got-$a; {then}",
+    )["id"]
+
+
+def writer_and_viewer(owner, session, label):
+    """Two companions of `session`: one that may type, one read-only."""
+    comp = dm.Companion(PyStore())
+    run(comp.redeem(link_of(owner, session), label))
+    viewer = dm.Companion(PyStore())
+    run(viewer.redeem(link_of(owner, session, "--read-only"), label + "-ro"))
+    return comp, viewer
+
+
 def test_parse_link(owner, session):
     link = link_of(owner, session)
     offer = dm.parse_link(link)
@@ -227,14 +244,8 @@ def test_used_token_is_denied(owner, session):
 
 
 def test_input_needed_answer_and_clear(owner):
-    session = owner.client(
-        "session", "new", "--detach", "--",
-        "bash", "-c", "read -p 'Continue? [y/N] ' a; echo got-$a; sleep 60",
-    )["id"]
-    comp = dm.Companion(PyStore())
-    run(comp.redeem(link_of(owner, session), "py-prompt"))
-    viewer = dm.Companion(PyStore())
-    run(viewer.redeem(link_of(owner, session, "--read-only"), "py-prompt-ro"))
+    session = prompt_session(owner, "sleep 60")
+    comp, viewer = writer_and_viewer(owner, session, "py-prompt")
     listener = Collector()
     handle = run(comp.attach(session, dm.ResumeFrom.START(), listener))
     listener.wait(lambda l: l.prompts, secs=20, what="on_input_needed")
@@ -278,3 +289,55 @@ def test_input_needed_answer_and_clear(owner):
     run(ro.detach())
     run(handle.detach())
     listener.wait(lambda l: l.states and l.states[-1] == dm.ConnectionState.DETACHED(), what="detached")
+
+
+def test_lifecycle_probe_finds_a_silent_link_and_path_change_resumes(owner, session):
+    """The app lifecycle calls: on foreground every attach probes its link
+    (2 s) and resumes if it is dead; a path change retries at once. The
+    agent is frozen with SIGSTOP: its TCP stays up (the kernel still ACKs)
+    but nothing answers, as on a link that died without a FIN."""
+    import os
+    import signal
+
+    comp = dm.Companion(PyStore())
+    # Keepalive far beyond the test, so only the probe can notice.
+    comp.set_keepalive(30_000, 60_000)
+    with pytest.raises(dm.MobileError.Agent):
+        comp.set_keepalive(5_000, 5_000)
+    run(comp.redeem(link_of(owner, session), "py-phone-life"))
+    listener = Collector()
+
+    async def attach():
+        handle = await comp.attach(session, dm.ResumeFrom.SCREEN(), listener)
+        await handle.send_input(b"echo life-$((6*7))\r")
+        return handle
+
+    handle = run(attach())
+    listener.wait(lambda l: b"life-42" in l.output, what="life-42")
+
+    # A healthy link answers the probe: no reconnect.
+    comp.app_did_enter_background()
+    comp.app_did_become_active()
+    comp.network_path_changed()
+    time.sleep(1.0)
+    with listener.lock:
+        assert not any(s.is_reconnecting() for s in listener.states), listener.states
+
+    os.kill(owner.proc.pid, signal.SIGSTOP)
+    try:
+        start = time.time()
+        comp.app_did_become_active()
+        listener.wait(lambda l: l.states[-1].is_reconnecting(), secs=4, what="Reconnecting")
+        noticed = time.time() - start
+        assert noticed < 3.5, noticed
+    finally:
+        os.kill(owner.proc.pid, signal.SIGCONT)
+    # The path works again: retry now rather than at the next backoff step
+    # (or after a connect attempt stuck on the frozen agent times out).
+    start = time.time()
+    comp.network_path_changed()
+    listener.wait(lambda l: l.states[-1].is_live(), secs=4, what="Live again")
+    assert time.time() - start < 3.0
+    run(handle.send_input(b"echo back-$((6*7))\r"))
+    listener.wait(lambda l: b"back-42" in l.output, what="back-42")
+    run(handle.detach())

@@ -3,14 +3,18 @@ import XCTest
 
 /// `parseLink(url:)` is the Rust core's parser; these pin its Swift face.
 final class LinkParsingTests: XCTestCase {
-    private let agentKey = String(repeating: "A", count: 43)
-    private let token = String(repeating: "B", count: 22)
+    /// 32 bytes of 0x11, base64url (not a low-order point, unlike zeros).
+    private let agentKey = "ERERERERERERERERERERERERERERERERERERERERERE"
+    /// 16 bytes 00..0f, canonical base64url: the last character's unused
+    /// low bits are zero ("B" × 22 is not, and the core rejects it).
+    private let validToken = "AAECAwQFBgcICQoLDA0ODw"
 
     private func link(
         exp: Int64 = Int64(Date().timeIntervalSince1970) + 600,
         session: String? = "s_00ff",
         readOnly: Bool = false,
-        key: String? = nil
+        key: String? = nil,
+        token: String? = nil
     ) -> String {
         var components = URLComponents()
         components.scheme = "dd"
@@ -28,7 +32,7 @@ final class LinkParsingTests: XCTestCase {
             items.append(URLQueryItem(name: "ro", value: "1"))
         }
         components.queryItems = items
-        components.fragment = "t=\(token)"
+        components.fragment = "t=\(token ?? validToken)"
         return components.string!
     }
 
@@ -71,6 +75,18 @@ final class LinkParsingTests: XCTestCase {
                 return XCTFail("unexpected \(error)")
             }
         }
+    }
+
+    func testRejectsANonCanonicalToken() {
+        // Same length, but "x" leaves non-zero bits after the 16th byte.
+        let sloppy = "AAECAwQFBgcICQoLDA0ODx"
+        XCTAssertThrowsError(try parseLink(url: link(token: sloppy))) { error in
+            guard case MobileError.InvalidLink = error else {
+                return XCTFail("unexpected \(error)")
+            }
+        }
+        XCTAssertThrowsError(try parseLink(url: link(token: String(repeating: "B", count: 22))))
+        XCTAssertNoThrow(try parseLink(url: link()))
     }
 
     func testErrorsReadAsSentences() {

@@ -43,7 +43,7 @@ lipo -create \
 
 echo "==> uniffi-bindgen generate (swift)"
 gen="$work/gen"
-cargo run -p dd-mobile --bin uniffi-bindgen -- generate \
+cargo run -p dd-mobile --features bindgen --bin uniffi-bindgen -- generate \
     --library "$target_dir/$device/$profile/$lib" \
     --language swift \
     --out-dir "$gen"

@@ -20,6 +20,7 @@
 
 pub mod gateway;
 pub mod host;
+pub mod layout;
 pub mod mirror;
 pub mod policy;
 pub mod state;

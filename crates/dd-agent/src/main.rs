@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use dd_agent::gateway::{serve, Announce, Bounds, ServeOptions};
+use dd_agent::gateway::{serve, Announce, Bounds, Liveness, ServeOptions};
 use dd_agent::state::StateDir;
 use dd_agent::store::Store;
 use dd_agent::util::now_secs;
+use dd_proto::keepalive::Keepalive;
 use dd_proto::link::{Link, LinkKind, Token};
 
 /// The dd agent: owns terminal sessions on this machine and serves them,
@@ -70,6 +71,20 @@ enum Cmd {
         /// is dropped with `too_slow`; it resumes from its offset on reconnect.
         #[arg(long, default_value = "60s", value_parser = parse_slow)]
         slow_timeout: std::time::Duration,
+        /// Ping a client heard from for this long (e.g. 15s, 500ms); the
+        /// pong, like any frame, proves the link still works.
+        #[arg(long, default_value = "15s", value_parser = parse_interval)]
+        keepalive: std::time::Duration,
+        /// Close a connection whose client has been silent this long (no
+        /// frame at all, pongs included) and end its streams: a phone that
+        /// lost its link without a FIN. Must exceed --keepalive.
+        #[arg(long, default_value = "60s", value_parser = parse_interval)]
+        idle_timeout: std::time::Duration,
+        /// When a key attaches to a session while another of its
+        /// connections, silent this long, still streams it, drop that one
+        /// at once (the device came back on a new network).
+        #[arg(long, default_value = "5s", value_parser = parse_interval)]
+        stale_after: std::time::Duration,
     },
     /// Run the session host for a state dir: the process that owns the
     /// sessions' PTYs and transcripts, so they survive gateway restarts.
@@ -109,6 +124,10 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    dd_proto::duration::parse_interval(s).map_err(|e| e.to_string())
 }
 
 fn parse_duration(s: &str) -> Result<u64, String> {
@@ -212,7 +231,21 @@ fn run(cli: Cli) -> Result<()> {
             max_conns_per_source,
             max_conns,
             slow_timeout,
+            keepalive,
+            idle_timeout,
+            stale_after,
         } => {
+            let liveness = Liveness {
+                keepalive: Keepalive {
+                    interval: keepalive,
+                    timeout: idle_timeout,
+                },
+                stale_after,
+            };
+            liveness
+                .keepalive
+                .validate()
+                .map_err(|e| anyhow::anyhow!("--keepalive/--idle-timeout: {e}"))?;
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(serve(
                 ServeOptions {
@@ -229,6 +262,7 @@ fn run(cli: Cli) -> Result<()> {
                         max_conns,
                         slow_timeout,
                     },
+                    liveness,
                 },
                 None,
             ))?;
@@ -274,7 +308,7 @@ fn run(cli: Cli) -> Result<()> {
             let store = Store::open(&state.db_path())?;
             let url = match agent_url {
                 Some(u) => u,
-                None => std::fs::read_to_string(dir.join("agent.json"))
+                None => std::fs::read_to_string(dir.join(dd_agent::layout::ANNOUNCE))
                     .ok()
                     .and_then(|s| serde_json::from_str::<Announce>(&s).ok())
                     .map(|a| a.url)
@@ -283,7 +317,7 @@ fn run(cli: Cli) -> Result<()> {
             let now = now_secs();
             let minted = store.mint_enroll_token(&label, ttl, now)?;
             store.audit(
-                "enroll_minted",
+                dd_agent::store::AuditAction::EnrollMinted,
                 "local",
                 None,
                 &format!("{} ttl {ttl}s", minted.id),

@@ -3,11 +3,17 @@
 //!
 //! A peer is identified by its Noise static key, which [`resolve`] turns into
 //! a [`Principal`]: an owner device, a companion (a key holding grants), a
-//! revoked owner device, or an unknown key. [`check_handshake`] refuses a
-//! connection whose credentials are all dead; [`authorize`] decides each
-//! request from the table, and for companions also picks the grant that
-//! allows it, which the gateway uses for audit and to cut the streams when
-//! that grant is revoked or expires.
+//! revoked owner device, or an unknown key. [`decide`] is the gate: it
+//! takes the principal and what is asked ([`Ask`]: opening a connection, a
+//! typed request, a request whose params did not decode, input on an attach
+//! stream) and returns the decision. The gateway calls it from one place
+//! (`gateway::dispatch::gate`), which also writes the `denied` audit record.
+//!
+//! An allowed ask comes with a [`Scope`]: for companions, the grant that
+//! allowed it. The gateway names that grant in audit records, binds the
+//! streams it opens to it ([`Scope::lease`]), ends them when its
+//! `expires_at` passes, and cuts them when it is revoked. A denial that
+//! [closes the connection](Denial::closes_connection) is `unauthorized`.
 //!
 //! `authorize` decides from the grants inside the principal: call
 //! [`resolve`] again (it is two indexed queries) after anything changes the
@@ -15,7 +21,7 @@
 
 use dd_proto::keys::encode_key;
 use dd_proto::methods::GrantInfo;
-use dd_proto::{ErrorBody, ErrorCode};
+use dd_proto::{ErrorBody, ErrorCode, Method, Request};
 
 use crate::store::{Store, StoreError};
 
@@ -66,6 +72,26 @@ impl Principal {
         }
     }
 
+    /// The owner device's id, for an unrevoked owner.
+    pub fn device_id(&self) -> Option<&str> {
+        match self {
+            Principal::Owner { device_id } => Some(device_id),
+            _ => None,
+        }
+    }
+
+    /// The audit actor for something about `session`: a companion is named
+    /// by its grant on that session (`grant:g_…`) when it holds one, else
+    /// as [`Principal::actor`].
+    pub fn actor_on(&self, session: Option<&str>) -> String {
+        if let (Principal::Companion { grants, .. }, Some(s)) = (self, session) {
+            if let Some(g) = grants.iter().find(|g| g.session_id == s) {
+                return format!("grant:{}", g.grant_id);
+            }
+        }
+        self.actor()
+    }
+
     /// The audit actor: `device:d_…`, or `key:` and the key's first 12
     /// characters for companions and unknown keys.
     pub fn actor(&self) -> String {
@@ -77,6 +103,17 @@ impl Principal {
                 format!("key:{}", &encode_key(key)[..12])
             }
         }
+    }
+}
+
+/// The operation a typed request asks for (for `grant.revoke`, whether it is
+/// the caller's own grant; see [`grant_revoke_operation`]).
+pub fn operation(p: &Principal, req: &Request) -> Operation {
+    match req {
+        Request::GrantRevoke(r) => {
+            grant_revoke_operation(p, &r.session, r.grant_id.as_deref(), r.all)
+        }
+        other => operation_for(other.method()),
     }
 }
 
@@ -114,6 +151,12 @@ impl Denial {
             message: message.to_owned(),
         }
     }
+
+    /// True when the connection is closed after the answer: the key is not
+    /// enrolled for anything (`unauthorized`).
+    pub fn closes_connection(&self) -> bool {
+        self.code == ErrorCode::Unauthorized
+    }
 }
 
 impl From<Denial> for ErrorBody {
@@ -129,6 +172,104 @@ pub struct Scope {
     pub grant: Option<GrantInfo>,
     /// Whether input is allowed (owners; companions with an input grant).
     pub can_input: bool,
+}
+
+/// The grant a companion's stream runs under: the stream ends when the
+/// grant expires (`expires_at`) or is revoked (by `grant_id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The grant.
+    pub grant_id: String,
+    /// When it expires (Unix seconds).
+    pub expires_at: i64,
+}
+
+impl Scope {
+    /// The audit actor for what this scope allowed: the grant for a
+    /// companion (`grant:g_…`), else the principal.
+    pub fn actor(&self, p: &Principal) -> String {
+        match &self.grant {
+            Some(g) => format!("grant:{}", g.grant_id),
+            None => p.actor(),
+        }
+    }
+
+    /// What a stream opened under this scope is bound to (None for owners:
+    /// their streams end only with the device's revocation).
+    pub fn lease(&self) -> Option<Lease> {
+        self.grant.as_ref().map(|g| Lease {
+            grant_id: g.grant_id.clone(),
+            expires_at: g.expires_at,
+        })
+    }
+}
+
+/// What is asked of [`decide`].
+#[derive(Debug, Clone, Copy)]
+pub enum Ask<'a> {
+    /// Opening a connection (after the Noise handshake proved the key).
+    Connect,
+    /// A typed request.
+    Request(&'a Request),
+    /// A request of this method whose params did not decode: decided on the
+    /// method alone, so that a refusal still wins over `bad_request`.
+    Undecodable(Method),
+    /// Input arriving on an attach stream of `session`.
+    StreamInput {
+        /// The stream's session.
+        session: &'a str,
+    },
+}
+
+impl Ask<'_> {
+    /// How the ask is named in a `denied` audit record: `handshake`, the
+    /// method, or `input`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Ask::Connect => "handshake",
+            Ask::Request(r) => r.method().as_str(),
+            Ask::Undecodable(m) => m.as_str(),
+            Ask::StreamInput { .. } => "input",
+        }
+    }
+
+    /// The session it is about, if any.
+    pub fn session(&self) -> Option<&str> {
+        match self {
+            Ask::Connect | Ask::Undecodable(_) => None,
+            Ask::Request(r) => r.session(),
+            Ask::StreamInput { session } => Some(session),
+        }
+    }
+}
+
+/// The gate: decides `ask` for `p` at `now`.
+///
+/// - `Connect`: a revoked owner device and a companion whose grants are all
+///   dead are refused (`revoked` when all were revoked, else `expired`).
+/// - `Request`: the table row of the request's operation
+///   ([`operation`]: for `grant.revoke`, whether it is the caller's own
+///   grant), on the session it names.
+/// - `Undecodable`: the row of the method, with no session; allowed (the
+///   caller then answers `bad_request`) unless the principal may not call
+///   the method at all.
+/// - `StreamInput`: as `session.input` on the stream's session.
+pub fn decide(p: &Principal, ask: &Ask, now: i64) -> Result<Scope, Denial> {
+    match *ask {
+        Ask::Connect => check_handshake(p, now).map(|()| Scope {
+            grant: None,
+            can_input: false,
+        }),
+        Ask::Request(r) => authorize(p, operation(p, r), r.session(), now),
+        Ask::Undecodable(m) => match authorize(p, operation_for(m), None, now) {
+            Err(d) if d.code == ErrorCode::BadRequest => Ok(Scope {
+                grant: None,
+                can_input: false,
+            }),
+            other => other,
+        },
+        Ask::StreamInput { session } => authorize(p, Operation::SessionInput, Some(session), now),
+    }
 }
 
 /// True while a grant is usable: not revoked and `now < expires_at`.

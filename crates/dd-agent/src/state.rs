@@ -1,5 +1,5 @@
 //! The agent's state directory: creation with safe permissions, and the
-//! agent's long-lived static key.
+//! agent's long-lived static key. Its file names are in [`crate::layout`].
 
 use std::fs;
 use std::io::Write;
@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use dd_proto::noise::StaticKeypair;
 use zeroize::Zeroizing;
+
+use crate::layout;
 
 /// Errors opening the state directory.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +52,7 @@ impl StateDir {
                 .map_err(io(root))?;
         }
         fs::set_permissions(root, fs::Permissions::from_mode(0o700)).map_err(io(root))?;
-        let key_path = root.join("agent.key");
+        let key_path = root.join(layout::AGENT_KEY);
         let key = if key_path.exists() {
             let bytes = Zeroizing::new(fs::read(&key_path).map_err(io(&key_path))?);
             let arr: [u8; 32] = bytes
@@ -83,7 +85,7 @@ impl StateDir {
 
     /// The SQLite database path.
     pub fn db_path(&self) -> PathBuf {
-        self.root.join("dd.db")
+        self.root.join(layout::DATABASE)
     }
 
     /// The agent's static key pair.

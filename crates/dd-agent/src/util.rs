@@ -1,8 +1,18 @@
-//! Small shared helpers: clock, ids, durations.
+//! Small shared helpers: the clock, the lock, ids. Used by every part of
+//! the agent (gateway and session host alike); depends on none of them.
+
+use std::sync::{Mutex, MutexGuard};
 
 use rand::RngCore;
 
-/// Now, in Unix seconds.
+/// Locks `m`, taking the data even if a thread panicked while holding it:
+/// every lock in the agent guards data that stays consistent between
+/// statements, so a panic elsewhere must not take the agent down with it.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Now, in Unix seconds (the one clock of the agent).
 pub fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -138,7 +138,7 @@ async fn bad_peers_get_clear_reasons_and_honest_clients_carry_on() {
     let req = Message::Request {
         id: 1,
         method: "session.list".into(),
-        params: json!({}),
+        params: json!({}).into(),
     };
     let frame = sealer.seal(&req).unwrap().remove(0);
     ws.send(Ws::binary(frame.clone())).await.unwrap();

@@ -76,7 +76,7 @@ async fn bad_handshakes(agent: &AgentProc) {
     let req = Message::Request {
         id: 1,
         method: m::SESSION_LIST.into(),
-        params: json!({}),
+        params: json!({}).into(),
     };
     send_msg(&mut ws, &mut sealer, &req.encode()).await;
     let (code, reason) = close_of(&mut ws).await;
@@ -94,7 +94,7 @@ async fn bad_frames(agent: &AgentProc, key: &StaticKeypair) {
     let req = Message::Request {
         id: 1,
         method: m::SESSION_LIST.into(),
-        params: json!({}),
+        params: json!({}).into(),
     };
     let f = sealer.seal(&req).unwrap().remove(0);
     ws.send(Ws::binary(f[..f.len() - 5].to_vec()))
@@ -160,7 +160,7 @@ async fn request_flood(agent: &AgentProc, key: &StaticKeypair) {
             let req = Message::Request {
                 id,
                 method: m::AUDIT_LIST.into(),
-                params: json!({"limit": 1000}),
+                params: json!({"limit": 1000}).into(),
             };
             for f in sealer.seal(&req).unwrap() {
                 if sink.send(Ws::binary(f)).await.is_err() {

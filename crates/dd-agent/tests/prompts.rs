@@ -110,8 +110,9 @@ async fn each_explicit_signal_raises_exactly_one_event_with_its_text() {
         ),
     ];
     for (print, source, title, body) in cases {
-        // `read go` holds the signal back until the events stream is open.
-        let s = create(&own, &format!("read go; {print}; sleep 60")).await;
+        // `read go` holds the signal back until the events stream is open,
+        // and the sleep past the window in which a bell is the owner's own.
+        let s = create(&own, &format!("read go; sleep 1.6; {print}; sleep 60")).await;
         let mut ev = own.events(&s).await.unwrap();
         assert_eq!(ev.attached.session.waiting, None);
         input(&own, &s, b"\r").await;

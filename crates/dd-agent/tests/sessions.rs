@@ -236,7 +236,7 @@ async fn screen_resume_snapshots_at_the_end_offset() {
 }
 
 /// Under a flood the screen skips ahead (it is not fed every byte; see
-/// `sessions/backlog.rs`) but what ends the flood is on it: a snapshot
+/// `mirror/backlog.rs`) but what ends the flood is on it: a snapshot
 /// shows the last lines, the title set at the end is the session's title,
 /// and the stream still carries every byte.
 #[tokio::test]

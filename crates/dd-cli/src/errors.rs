@@ -20,13 +20,6 @@ pub struct CliError {
     pub exit: i32,
 }
 
-/// True for wire codes that mean "not allowed" (exit 3): `unauthorized`,
-/// `forbidden`, `revoked`, `expired` and every `token_*`.
-pub fn is_authorization_code(code: &str) -> bool {
-    matches!(code, "unauthorized" | "forbidden" | "revoked" | "expired")
-        || code.starts_with("token_")
-}
-
 impl CliError {
     /// A failure (exit 1), whatever the code.
     pub fn new(code: &str, message: impl Into<String>) -> Self {
@@ -38,16 +31,13 @@ impl CliError {
     }
 
     /// An error with a wire `code`; the exit code follows from it (3 when
-    /// [`is_authorization_code`], else 1).
+    /// it is an agent [`ErrorCode`] that [`ErrorCode::is_authorization`],
+    /// else 1, client-side codes such as `timeout` included).
     pub fn coded(code: &str, message: impl Into<String>) -> Self {
         CliError {
             code: code.to_owned(),
             message: message.into(),
-            exit: if is_authorization_code(code) {
-                EXIT_UNAUTHORIZED
-            } else {
-                EXIT_FAILURE
-            },
+            exit: exit_for(code.parse().ok()),
         }
     }
 

@@ -1,23 +1,26 @@
-//! The connection: request ids, the reader that routes what the agent sends,
-//! and the writer that seals what the client sends.
+//! The connection: connecting, request ids and calls. The reader and the
+//! writer behind it are in `pump`; attach streams (and the calls that open
+//! them) in `stream`.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use dd_proto::methods::{self, Attach, Attached, Detach, Resume, Welcome};
+use dd_proto::keepalive::Keepalive;
+use dd_proto::methods::Welcome;
 use dd_proto::noise::StaticKeypair;
 use dd_proto::{ErrorBody, Message};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
+use crate::alive::Beat;
 use crate::error::ClientError;
 use crate::pump;
-use crate::stream::{AttachStream, StreamItem};
+use crate::shared::Shared;
+use crate::sync::lock;
+use crate::tls::TlsOptions;
 use crate::transport;
 
 /// Tunables of [`connect_with`]. [`Default`] gives the values [`connect`] uses.
@@ -34,6 +37,12 @@ pub struct ConnectOptions {
     pub stream_stall: Duration,
     /// Local address to connect from (None: let the OS choose).
     pub bind_addr: Option<std::net::IpAddr>,
+    /// Certificates trusted for `https://`/`wss://` agents (system store
+    /// by default).
+    pub tls: TlsOptions,
+    /// When to ping and when a silent link counts as dead
+    /// ([`Keepalive::CLIENT`]: ping after 3 s of quiet, dead after 8 s).
+    pub keepalive: Keepalive,
 }
 
 impl Default for ConnectOptions {
@@ -44,26 +53,18 @@ impl Default for ConnectOptions {
             stream_queue: 256,
             stream_stall: Duration::from_secs(10),
             bind_addr: None,
+            tls: TlsOptions::default(),
+            keepalive: Keepalive::CLIENT,
         }
     }
-}
-
-type Pending = oneshot::Sender<Result<Value, ErrorBody>>;
-
-pub(crate) struct Shared {
-    pub(crate) out: mpsc::Sender<Message>,
-    pub(crate) pending: Mutex<HashMap<u64, Pending>>,
-    pub(crate) streams: Mutex<HashMap<u64, mpsc::Sender<StreamItem>>>,
-    pub(crate) next_id: AtomicU64,
-    /// `Some(reason)` once the connection is closed.
-    pub(crate) closed: watch::Sender<Option<String>>,
-    pub(crate) opts: ConnectOptions,
 }
 
 /// A live connection to an agent. Cheap to clone; all clones share it.
 #[derive(Clone)]
 pub struct Connection {
     shared: Arc<Shared>,
+    /// Liveness stamps shared with the pump tasks.
+    beat: Arc<Beat>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -102,73 +103,43 @@ pub async fn connect_with(
     client_name: &str,
     opts: ConnectOptions,
 ) -> Result<(Connection, Welcome), ClientError> {
-    let (ws, transport, welcome) = transport::open(
+    let target = transport::Target {
         agent_url,
+        bind: opts.bind_addr,
+        tls: &opts.tls,
+        keepalive: opts.keepalive,
+    };
+    let (ws, transport, welcome) = transport::open(
+        target,
         agent_key,
         key,
         client_name,
         opts.connect_timeout,
         opts.handshake_timeout,
-        opts.bind_addr,
     )
     .await?;
     let (sealer, opener) = transport.split();
     let (sink, source) = ws.split();
     let (out_tx, out_rx) = mpsc::channel(64);
-    let (closed, _) = watch::channel(None);
-    let shared = Arc::new(Shared {
-        out: out_tx,
-        pending: Mutex::new(HashMap::new()),
-        streams: Mutex::new(HashMap::new()),
-        next_id: AtomicU64::new(1),
-        closed,
-        opts,
-    });
-    tokio::spawn(pump::writer(shared.clone(), sealer, sink, out_rx));
-    tokio::spawn(pump::reader(shared.clone(), opener, source));
-    Ok((Connection { shared }, welcome))
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl Shared {
-    pub(crate) fn is_closed(&self) -> bool {
-        self.closed.borrow().is_some()
-    }
-
-    /// Marks the connection closed (first reason wins).
-    pub(crate) fn mark_closed(&self, reason: &str) {
-        self.closed.send_if_modified(|r| {
-            if r.is_none() {
-                *r = Some(reason.to_owned());
-                true
-            } else {
-                false
-            }
-        });
-    }
-
-    pub(crate) fn close_reason(&self) -> String {
-        self.closed
-            .borrow()
-            .clone()
-            .unwrap_or_else(|| "connection closed".into())
-    }
-
-    pub(crate) fn remove_stream(&self, id: u64) {
-        lock(&self.streams).remove(&id);
-    }
-
-    pub(crate) fn take_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Sends a message without waiting (used from `Drop`).
-    pub(crate) fn try_send(&self, msg: Message) {
-        let _ = self.out.try_send(msg);
-    }
+    let shared = Arc::new(Shared::new(out_tx, opts.stream_queue, opts.stream_stall));
+    let beat = Arc::new(Beat::new());
+    let keepalive = opts.keepalive;
+    tokio::spawn(pump::writer(
+        shared.clone(),
+        sealer,
+        sink,
+        out_rx,
+        beat.clone(),
+        keepalive,
+    ));
+    tokio::spawn(pump::reader(
+        shared.clone(),
+        opener,
+        source,
+        beat.clone(),
+        keepalive,
+    ));
+    Ok((Connection { shared, beat }, welcome))
 }
 
 impl Connection {
@@ -176,7 +147,7 @@ impl Connection {
         self.shared.take_id()
     }
 
-    async fn send(&self, msg: Message) -> Result<(), ClientError> {
+    pub(crate) async fn send(&self, msg: Message) -> Result<(), ClientError> {
         if self.shared.is_closed() {
             return Err(ClientError::Closed);
         }
@@ -203,13 +174,18 @@ impl Connection {
         Ok(rx)
     }
 
-    async fn call_id(&self, id: u64, method: &str, params: Value) -> Result<Value, ClientError> {
+    pub(crate) async fn call_id(
+        &self,
+        id: u64,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, ClientError> {
         let rx = self.register(id)?;
         let sent = self
             .send(Message::Request {
                 id,
                 method: method.to_owned(),
-                params,
+                params: params.into(),
             })
             .await;
         if let Err(e) = sent {
@@ -242,64 +218,8 @@ impl Connection {
             .map_err(|e| ClientError::Protocol(format!("{method} result: {e}")))
     }
 
-    /// Sends a request and does not wait for its answer (which is ignored).
-    pub(crate) async fn notify(&self, method: &str, params: Value) -> Result<(), ClientError> {
-        let id = self.next_id();
-        self.send(Message::Request {
-            id,
-            method: method.to_owned(),
-            params,
-        })
-        .await
-    }
-
-    /// Attaches to `session`, starting at `resume`. The stream receives
-    /// everything the agent sends for it from the moment of the request.
-    pub async fn attach(&self, session: &str, resume: Resume) -> Result<AttachStream, ClientError> {
-        let params = serde_json::to_value(Attach {
-            session: session.to_owned(),
-            resume,
-        })
-        .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        self.open_stream(methods::SESSION_ATTACH, params).await
-    }
-
-    /// Subscribes to `session`'s events only (`session.events`): metadata
-    /// changes, `input_needed`, `input_cleared`, `exited`, `end`; no
-    /// output. `attached.session.waiting` is the prompt waiting now.
-    pub async fn events(&self, session: &str) -> Result<AttachStream, ClientError> {
-        let params = serde_json::json!({ "session": session });
-        self.open_stream(methods::SESSION_EVENTS, params).await
-    }
-
-    /// Sends a stream-opening request and wires its stream up.
-    async fn open_stream(&self, method: &str, params: Value) -> Result<AttachStream, ClientError> {
-        let id = self.next_id();
-        let (tx, rx) = mpsc::channel(self.shared.opts.stream_queue.max(1));
-        lock(&self.shared.streams).insert(id, tx);
-        let result = self.call_id(id, method, params).await;
-        let attached = result.and_then(|v| {
-            serde_json::from_value::<Attached>(v)
-                .map_err(|e| ClientError::Protocol(format!("{method} result: {e}")))
-        });
-        match attached {
-            Ok(a) if a.stream == id => Ok(AttachStream::new(a, rx, self.clone())),
-            Ok(a) => {
-                self.shared.remove_stream(id);
-                Err(ClientError::Protocol(format!(
-                    "agent opened stream {} for {method} request {id}",
-                    a.stream
-                )))
-            }
-            Err(e) => {
-                self.shared.remove_stream(id);
-                Err(e)
-            }
-        }
-    }
-
     /// Sends input bytes on attach stream `stream` (no answer; a refusal
-    /// arrives as an [`Event::Error`] on the stream).
+    /// arrives as an [`Event::Error`](dd_proto::Event::Error) on the stream).
     pub async fn send_input(&self, stream: u64, data: &[u8]) -> Result<(), ClientError> {
         for chunk in data.chunks(dd_proto::MAX_OUTPUT_CHUNK) {
             self.send(Message::Input {
@@ -315,8 +235,28 @@ impl Connection {
     /// `Event::End { reason: Detached }`. Does not wait for the answer, so
     /// it cannot stall behind a full stream queue.
     pub async fn detach_stream(&self, stream: u64) -> Result<(), ClientError> {
-        let params = serde_json::to_value(Detach { stream }).unwrap_or_default();
-        self.notify(methods::SESSION_DETACH, params).await
+        self.send(self.shared.detach_request(stream)).await
+    }
+
+    /// Checks the link at once: pings and waits up to `timeout` for any
+    /// frame from the agent. A link that stays silent is closed as dead
+    /// (streams get [`StreamItem::Disconnected`] and resume elsewhere) and
+    /// this fails with [`ClientError::Closed`]. Meant for moments when the
+    /// link may have died unnoticed: the app came back to the foreground,
+    /// the network path changed.
+    pub async fn probe(&self, timeout: Duration) -> Result<Duration, ClientError> {
+        if self.is_closed() {
+            return Err(ClientError::Closed);
+        }
+        let started = std::time::Instant::now();
+        if self.beat.probe(timeout).await {
+            return Ok(started.elapsed());
+        }
+        self.shared.mark_closed(&format!(
+            "link dead: no answer to a probe within {:.1}s",
+            timeout.as_secs_f32()
+        ));
+        Err(ClientError::Closed)
     }
 
     /// True once the connection is closed or lost.
@@ -331,7 +271,7 @@ impl Connection {
 
     /// Closes the connection: pending calls fail with
     /// [`ClientError::Closed`], open streams get
-    /// [`StreamItem::Disconnected`].
+    /// [`StreamItem::Disconnected`](crate::StreamItem::Disconnected).
     pub async fn close(&self) {
         self.shared.mark_closed("closed by client");
     }

@@ -28,6 +28,52 @@ pub enum ClientError {
     /// The operation did not finish in time.
     #[error("timed out")]
     Timeout,
+    /// TLS to an `https://`/`wss://` agent failed (see [`TlsError`]).
+    #[error("{0}")]
+    Tls(TlsError),
+    /// The HTTP server (often a reverse proxy) answered the WebSocket
+    /// upgrade with something else.
+    #[error("no WebSocket upgrade: {0}")]
+    NoUpgrade(String),
+}
+
+/// Why TLS to an agent failed; each is told apart because each has its own fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TlsError {
+    /// The certificate does not chain to a trusted CA (self-signed, a
+    /// private CA not passed to the client, expired, ...).
+    #[error("TLS certificate of {host} is not trusted: {detail} (for a private CA pass --ca-file / DD_CA_FILE)")]
+    BadCertificate {
+        /// The host connected to.
+        host: String,
+        /// What the verifier said.
+        detail: String,
+    },
+    /// The certificate is trusted but names another host.
+    #[error("TLS certificate is not valid for {host}: {detail} (wrong host name in the agent URL, or the proxy serves another site's certificate)")]
+    WrongHost {
+        /// The host connected to.
+        host: String,
+        /// What the verifier said.
+        detail: String,
+    },
+    /// Any other TLS failure (the port does not speak TLS, a reset, ...).
+    #[error("TLS handshake with {host} failed: {detail}")]
+    Handshake {
+        /// The host connected to.
+        host: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The private CA file could not be used.
+    #[error("CA file: {0}")]
+    CaFile(String),
+}
+
+impl From<TlsError> for ClientError {
+    fn from(e: TlsError) -> Self {
+        ClientError::Tls(e)
+    }
 }
 
 impl ClientError {
@@ -47,7 +93,8 @@ impl ClientError {
 
     /// A stable, machine-readable name: the agent's code for agent errors,
     /// else `connect_failed`, `handshake_failed`, `connection_closed`,
-    /// `protocol_error` or `timeout`.
+    /// `protocol_error`, `timeout`, `tls_bad_certificate`, `tls_wrong_host`,
+    /// `tls_failed`, `bad_ca_file` or `no_websocket_upgrade`.
     pub fn kind(&self) -> &'static str {
         match self {
             ClientError::Rpc(e) | ClientError::Refused(e) => e.code.as_str(),
@@ -56,6 +103,11 @@ impl ClientError {
             ClientError::Closed => "connection_closed",
             ClientError::Protocol(_) => "protocol_error",
             ClientError::Timeout => "timeout",
+            ClientError::Tls(TlsError::BadCertificate { .. }) => "tls_bad_certificate",
+            ClientError::Tls(TlsError::WrongHost { .. }) => "tls_wrong_host",
+            ClientError::Tls(TlsError::Handshake { .. }) => "tls_failed",
+            ClientError::Tls(TlsError::CaFile(_)) => "bad_ca_file",
+            ClientError::NoUpgrade(_) => "no_websocket_upgrade",
         }
     }
 

@@ -12,6 +12,10 @@
 //! full the reader waits (backpressure reaches the agent through TCP), and a
 //! stream whose consumer stays away too long, or is gone, is dropped locally.
 //!
+//! When a stream or a connection is lost, [`resume`] is the one place
+//! that decides what happens next: whether to retry, on which backoff
+//! schedule, and from which offset (nothing lost, nothing repeated).
+//!
 //! This crate has no terminal or CLI code: the desktop CLI and the mobile
 //! core both build on it. Nothing the agent sends can make it panic; any
 //! undecryptable or malformed frame ends the connection with a reason that
@@ -20,17 +24,26 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod alive;
+pub mod clock;
 mod connection;
 mod error;
+mod item;
 pub mod prompt;
 mod pump;
+pub mod resume;
+mod shared;
 mod stream;
+pub mod sync;
+mod tls;
 mod transport;
 pub mod until;
 
 pub use connection::{connect, connect_with, ConnectOptions, Connection};
-pub use error::ClientError;
-pub use stream::{AttachStream, StreamItem};
+pub use error::{ClientError, TlsError};
+pub use item::StreamItem;
+pub use stream::AttachStream;
+pub use tls::TlsOptions;
 
 /// Re-exported so callers need not depend on dd-proto for the basics.
 pub use dd_proto;

@@ -1,7 +1,12 @@
 //! Prompts (`input_needed`) as clients show and answer them: shared by
 //! `dd-client`, `dd-companion` and the mobile core.
 
-use dd_proto::methods::{Choice, InputNeeded, PromptSource};
+use dd_proto::methods::{
+    Choice, InputNeeded, PromptSource, SendInput, SessionInfo, SessionRef, SESSION_INPUT,
+    SESSION_META,
+};
+
+use crate::{ClientError, Connection};
 
 /// The wire name of a prompt source (`bel`, `osc9`, ..., `other`).
 pub fn source_name(s: PromptSource) -> &'static str {
@@ -11,6 +16,7 @@ pub fn source_name(s: PromptSource) -> &'static str {
         PromptSource::Osc777 => "osc777",
         PromptSource::Osc99 => "osc99",
         PromptSource::Heuristic => "heuristic",
+        PromptSource::Hook => "hook",
         PromptSource::Other => "other",
     }
 }
@@ -93,6 +99,77 @@ pub fn choose<'a>(p: &'a InputNeeded, answer: &str) -> Result<(&'a Choice, Vec<u
             seq: p.seq,
         }),
     }
+}
+
+/// Why [`answer_waiting`] sent nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    /// The session waits for no answer now.
+    #[error("session {session} waits for no answer")]
+    NotWaiting {
+        /// The session.
+        session: String,
+    },
+    /// Another prompt than the one asked about waits now.
+    #[error("prompt #{now} waits now, not #{asked}")]
+    Stale {
+        /// The prompt the answer was for.
+        asked: u64,
+        /// The prompt waiting now.
+        now: u64,
+    },
+    /// The choice does not fit the prompt waiting now.
+    #[error(transparent)]
+    Choose(#[from] ChooseError),
+    /// The agent refused or the connection failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+/// Answers the prompt `session` waits on now with `choice` (as [`choose`]),
+/// over `conn`: asks the agent which prompt waits (`session.meta`), refuses
+/// when none does or, given `seq`, when another one does, and sends the
+/// choice's input as a `session.input` call (so a refusal, e.g. a read-only
+/// grant, comes back here). Returns the prompt answered and the choice's
+/// label. The one answer path of `dd-client session answer` and the mobile
+/// core's notification answers.
+pub async fn answer_waiting(
+    conn: &Connection,
+    session: &str,
+    choice: &str,
+    seq: Option<u64>,
+) -> Result<(InputNeeded, String), AnswerError> {
+    let info: SessionInfo = conn
+        .call_typed(
+            SESSION_META,
+            &SessionRef {
+                session: session.to_owned(),
+            },
+        )
+        .await?;
+    let Some(prompt) = info.waiting.map(|p| *p) else {
+        return Err(AnswerError::NotWaiting {
+            session: session.to_owned(),
+        });
+    };
+    if let Some(asked) = seq.filter(|s| *s != prompt.seq) {
+        return Err(AnswerError::Stale {
+            asked,
+            now: prompt.seq,
+        });
+    }
+    let (c, bytes) = choose(&prompt, choice)?;
+    let label = c.label.clone();
+    let _: serde_json::Value = conn
+        .call_typed(
+            SESSION_INPUT,
+            &SendInput {
+                session: session.to_owned(),
+                data: dd_proto::keys::encode_bytes(&bytes),
+            },
+        )
+        .await?;
+    Ok((prompt, label))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dd_proto::methods::{self, Detach};
+use dd_proto::keepalive::Keepalive;
 use dd_proto::noise::{Opener, Sealer};
 use dd_proto::{Event, Message};
 use futures_util::stream::{SplitSink, SplitStream};
@@ -13,8 +13,10 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use crate::connection::{lock, Shared};
-use crate::stream::StreamItem;
+use crate::alive::{self, Beat, Clock};
+use crate::item::StreamItem;
+use crate::shared::Shared;
+use crate::sync::lock;
 use crate::transport::Ws;
 
 pub(crate) async fn writer(
@@ -22,12 +24,25 @@ pub(crate) async fn writer(
     mut sealer: Sealer,
     mut sink: SplitSink<Ws, WsMessage>,
     mut rx: mpsc::Receiver<Message>,
+    beat: Arc<Beat>,
+    keepalive: Keepalive,
 ) {
     let mut closed = shared.closed.subscribe();
+    let mut clock = Clock::new(keepalive);
     loop {
-        let msg = tokio::select! {
-            m = rx.recv() => match m { Some(m) => m, None => break },
+        let next = tokio::select! {
+            m = rx.recv() => match m { Some(m) => Some(m), None => break },
             _ = closed.wait_for(|c| c.is_some()) => break,
+            _ = clock.next(&beat) => None,
+        };
+        let Some(msg) = next else {
+            // Keepalive: ping (the pong, like any frame, is heard).
+            if let Err(e) = sink.send(WsMessage::Ping(Default::default())).await {
+                shared.mark_closed(&format!("send failed: {e}"));
+                break;
+            }
+            beat.sent();
+            continue;
         };
         let frames = match sealer.seal(&msg) {
             Ok(f) => f,
@@ -46,6 +61,7 @@ pub(crate) async fn writer(
         if failed.is_none() && rx.is_empty() {
             failed = sink.flush().await.err();
         }
+        beat.sent();
         if let Some(e) = failed {
             shared.mark_closed(&format!("send failed: {e}"));
             break;
@@ -54,13 +70,27 @@ pub(crate) async fn writer(
     let _ = tokio::time::timeout(Duration::from_secs(2), sink.close()).await;
 }
 
-pub(crate) async fn reader(shared: Arc<Shared>, mut opener: Opener, mut source: SplitStream<Ws>) {
+pub(crate) async fn reader(
+    shared: Arc<Shared>,
+    mut opener: Opener,
+    mut source: SplitStream<Ws>,
+    beat: Arc<Beat>,
+    keepalive: Keepalive,
+) {
     let mut closed = shared.closed.subscribe();
     loop {
         let frame = tokio::select! {
             f = source.next() => f,
             _ = closed.wait_for(|c| c.is_some()) => break,
+            silent = alive::dead(&beat, keepalive.timeout) => {
+                shared.mark_closed(&format!(
+                    "link dead: nothing heard from the agent for {:.1}s",
+                    silent.as_secs_f32()
+                ));
+                break;
+            }
         };
+        beat.heard();
         let bytes = match frame {
             Some(Ok(WsMessage::Binary(b))) => b,
             Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => continue,
@@ -91,6 +121,9 @@ pub(crate) async fn reader(shared: Arc<Shared>, mut opener: Opener, mut source: 
                     _ = route(&shared, msg) => {}
                     _ = closed.wait_for(|c| c.is_some()) => break,
                 }
+                // Waiting on a full stream queue is this side's pause, not
+                // the link's silence.
+                beat.heard();
             }
             Ok(None) => {}
             Err(e) => {
@@ -163,7 +196,7 @@ async fn route(shared: &Shared, msg: Message) {
         tracing::trace!(stream, "message for unknown stream");
         return;
     };
-    let delivered = match tokio::time::timeout(shared.opts.stream_stall, tx.send(item)).await {
+    let delivered = match tokio::time::timeout(shared.stream_stall, tx.send(item)).await {
         Ok(Ok(())) => true,
         Ok(Err(_)) => false,
         Err(_) => {
@@ -175,12 +208,6 @@ async fn route(shared: &Shared, msg: Message) {
         shared.remove_stream(stream);
     }
     if !delivered && !last {
-        let params = serde_json::to_value(Detach { stream }).unwrap_or_default();
-        let id = shared.take_id();
-        shared.try_send(Message::Request {
-            id,
-            method: methods::SESSION_DETACH.to_owned(),
-            params,
-        });
+        shared.try_send(shared.detach_request(stream));
     }
 }

@@ -1,40 +1,16 @@
-//! Attach streams: what one `session.attach` delivers.
+//! Attach streams: what one `session.attach` (or `session.events`)
+//! delivers, and the calls on [`Connection`] that open them.
 
-use dd_proto::methods::Attached;
-use dd_proto::{Event, Message};
+use dd_proto::methods::{self, Attach, Attached, Resume};
+use dd_proto::Event;
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::connection::Connection;
 use crate::error::ClientError;
-
-/// One item of an attach stream.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StreamItem {
-    /// The screen as it stood at `offset` (for `Resume::Screen`): bytes
-    /// that repaint a `rows` x `cols` terminal. Output follows from `offset`.
-    Snapshot {
-        /// Transcript offset the snapshot corresponds to.
-        offset: u64,
-        /// Screen rows.
-        rows: u16,
-        /// Screen columns.
-        cols: u16,
-        /// Repaint bytes.
-        data: Vec<u8>,
-    },
-    /// Output bytes starting at transcript offset `offset`.
-    Output {
-        /// Offset of `data[0]`.
-        offset: u64,
-        /// The bytes.
-        data: Vec<u8>,
-    },
-    /// A stream event. After [`Event::End`] the stream yields nothing more.
-    Event(Event),
-    /// The connection (or this stream, locally) went away; nothing more
-    /// will come. The string says why.
-    Disconnected(String),
-}
+use crate::item::StreamItem;
+use crate::resume::Cursor;
+use crate::sync::lock;
 
 /// An open attach stream. Dropping it before its end detaches it.
 pub struct AttachStream {
@@ -43,7 +19,7 @@ pub struct AttachStream {
     rx: mpsc::Receiver<StreamItem>,
     conn: Connection,
     done: bool,
-    next_offset: Option<u64>,
+    cursor: Cursor,
 }
 
 impl std::fmt::Debug for AttachStream {
@@ -56,52 +32,95 @@ impl std::fmt::Debug for AttachStream {
     }
 }
 
+impl Connection {
+    /// Attaches to `session`, starting at `resume`. The stream receives
+    /// everything the agent sends for it from the moment of the request.
+    pub async fn attach(&self, session: &str, resume: Resume) -> Result<AttachStream, ClientError> {
+        let params = serde_json::to_value(Attach {
+            session: session.to_owned(),
+            resume,
+        })
+        .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        self.open_stream(methods::SESSION_ATTACH, params).await
+    }
+
+    /// Subscribes to `session`'s events only (`session.events`): metadata
+    /// changes, `input_needed`, `input_cleared`, `exited`, `end`; no
+    /// output. `attached.session.waiting` is the prompt waiting now.
+    pub async fn events(&self, session: &str) -> Result<AttachStream, ClientError> {
+        let params = serde_json::json!({ "session": session });
+        self.open_stream(methods::SESSION_EVENTS, params).await
+    }
+
+    /// Sends a stream-opening request and wires its stream up.
+    async fn open_stream(&self, method: &str, params: Value) -> Result<AttachStream, ClientError> {
+        let shared = self.shared();
+        let id = shared.take_id();
+        let (tx, rx) = mpsc::channel(shared.stream_queue.max(1));
+        lock(&shared.streams).insert(id, tx);
+        let result = self.call_id(id, method, params).await;
+        let attached = result.and_then(|v| {
+            serde_json::from_value::<Attached>(v)
+                .map_err(|e| ClientError::Protocol(format!("{method} result: {e}")))
+        });
+        match attached {
+            Ok(a) if a.stream == id => Ok(AttachStream::new(a, rx, self.clone())),
+            Ok(a) => {
+                shared.remove_stream(id);
+                Err(ClientError::Protocol(format!(
+                    "agent opened stream {} for {method} request {id}",
+                    a.stream
+                )))
+            }
+            Err(e) => {
+                shared.remove_stream(id);
+                Err(e)
+            }
+        }
+    }
+}
+
 impl AttachStream {
-    pub(crate) fn new(
-        attached: Attached,
-        rx: mpsc::Receiver<StreamItem>,
-        conn: Connection,
-    ) -> Self {
+    fn new(attached: Attached, rx: mpsc::Receiver<StreamItem>, conn: Connection) -> Self {
         AttachStream {
             attached,
             rx,
             conn,
             done: false,
-            next_offset: None,
+            cursor: Cursor::new(),
         }
     }
 
     /// The next item, or `None` once the stream is over (after an
-    /// [`Event::End`] or a [`StreamItem::Disconnected`]).
+    /// [`Event::End`] or a [`StreamItem::Disconnected`]). Output goes
+    /// through the stream's [`Cursor`]: a byte is never delivered twice.
     pub async fn next(&mut self) -> Option<StreamItem> {
-        if self.done {
-            return None;
-        }
-        let item = match self.rx.recv().await {
-            Some(item) => item,
-            // The reader dropped this stream without a last word: the
-            // consumer fell too far behind.
-            None => StreamItem::Disconnected("stream dropped: the reader fell behind".into()),
-        };
-        match &item {
-            StreamItem::Output { offset, data } => {
-                self.next_offset = Some(offset.saturating_add(data.len() as u64));
+        loop {
+            if self.done {
+                return None;
             }
-            StreamItem::Snapshot { offset, .. } => self.next_offset = Some(*offset),
-            StreamItem::Event(Event::End { .. }) | StreamItem::Disconnected(_) => {
+            let item = match self.rx.recv().await {
+                Some(item) => item,
+                // The reader dropped this stream without a last word: the
+                // consumer fell too far behind.
+                None => StreamItem::Disconnected("stream dropped: the reader fell behind".into()),
+            };
+            if let StreamItem::Event(Event::End { .. }) | StreamItem::Disconnected(_) = &item {
                 self.done = true;
                 self.conn.shared().remove_stream(self.attached.stream);
             }
-            StreamItem::Event(_) => {}
+            if let Some(item) = self.cursor.admit(item) {
+                return Some(item);
+            }
         }
-        Some(item)
     }
 
     /// The transcript offset right after the last byte this stream
     /// delivered (resume from here to lose and repeat nothing), if any
-    /// output or snapshot has arrived yet.
+    /// output or snapshot has arrived yet. To carry it across reconnects,
+    /// keep a [`Cursor`] of your own.
     pub fn next_offset(&self) -> Option<u64> {
-        self.next_offset
+        self.cursor.next()
     }
 
     /// The stream id (the attach request's id).
@@ -138,12 +157,7 @@ impl Drop for AttachStream {
         }
         let shared = self.conn.shared();
         shared.remove_stream(self.attached.stream);
-        let params = serde_json::json!({ "stream": self.attached.stream });
         // Best effort: no answer awaited, nothing sent if the queue is full.
-        shared.try_send(Message::Request {
-            id: shared.take_id(),
-            method: dd_proto::methods::SESSION_DETACH.to_owned(),
-            params,
-        });
+        shared.try_send(shared.detach_request(self.attached.stream));
     }
 }

@@ -73,7 +73,7 @@ async fn fake_agent(mode: Mode) -> (String, [u8; 32]) {
                 Message::Request { id, method, params } => match method.as_str() {
                     "echo" => replies.push(Message::Response {
                         id,
-                        result: Ok(params),
+                        result: Ok(params.to_value()),
                     }),
                     "fail" => replies.push(Message::Response {
                         id,
@@ -100,7 +100,7 @@ async fn fake_agent(mode: Mode) -> (String, [u8; 32]) {
                         }
                     }
                     "session.detach" => {
-                        let stream = params["stream"].as_u64().unwrap();
+                        let stream = params.to_value()["stream"].as_u64().unwrap();
                         replies.push(Message::Response {
                             id,
                             result: Ok(json!({})),

@@ -16,9 +16,25 @@ pub struct Cli {
     /// Print results and errors as JSON.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Also trust the CA certificates in this PEM file for https:// agents
+    /// (a private CA in front of the agent). The key pinned from the
+    /// pairing link stays what this device trusts.
+    #[arg(long, global = true, env = "DD_CA_FILE", value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Ping the agent after this much quiet (e.g. 3s, 500ms).
+    #[arg(long, global = true, env = "DD_KEEPALIVE", default_value = "3s", value_parser = interval)]
+    pub keepalive: std::time::Duration,
+    /// Treat the link as dead (and reconnect, resuming from the last byte
+    /// seen) after hearing nothing for this long. Must exceed --keepalive.
+    #[arg(long, global = true, env = "DD_DEAD_AFTER", default_value = "8s", value_parser = interval)]
+    pub dead_after: std::time::Duration,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
+}
+
+fn interval(s: &str) -> Result<std::time::Duration, String> {
+    dd_proto::duration::parse_interval(s).map_err(|e| e.to_string())
 }
 
 /// The subcommands.

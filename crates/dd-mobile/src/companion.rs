@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use dd_client_core::clock::now_secs;
+use dd_client_core::sync::lock;
 use dd_proto::link::{Link, LinkKind};
 use dd_proto::methods::{
     self, GrantInfo, GrantRevoke, PairRedeem, Resume, SessionInfo, SessionRef,
@@ -14,6 +16,7 @@ use zeroize::Zeroizing;
 use crate::attach::{self, AttachHandle, Inner, LastSeen, SessionListener};
 use crate::credential::{self, Credential, StoredCredential, CRED_PREFIX};
 use crate::error::MobileError;
+use crate::lifecycle::Lifecycle;
 use crate::net::Dialer;
 use crate::store::SecureStore;
 use crate::types::{ResumeFrom, SessionMeta};
@@ -21,18 +24,15 @@ use crate::types::{ResumeFrom, SessionMeta};
 /// How long `forget` tries to reach the agent before deleting anyway.
 const FORGET_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub(crate) fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// The phone's side of dd: one per app, over the host's secure store.
 #[derive(uniffi::Object)]
 pub struct Companion {
     store: Arc<dyn SecureStore>,
     last_seen: LastSeen,
+    /// Connection settings every dial uses (TLS trust, keepalive).
+    net: Mutex<dd_client_core::ConnectOptions>,
+    /// Attached handles, for the app lifecycle calls.
+    lifecycle: Lifecycle,
 }
 
 impl std::fmt::Debug for Companion {
@@ -59,8 +59,23 @@ fn parse_result<T: serde::de::DeserializeOwned>(
 }
 
 impl Companion {
-    fn load(&self, session_id: &str) -> Result<StoredCredential, MobileError> {
+    pub(crate) fn load(&self, session_id: &str) -> Result<StoredCredential, MobileError> {
         credential::load(&self.store, session_id)
+    }
+
+    /// The dialer of a stored credential, with this companion's settings.
+    pub(crate) fn dialer(&self, stored: &StoredCredential) -> Result<Dialer, MobileError> {
+        Dialer::of(stored, self.connect_options())
+    }
+
+    /// The connection settings every dial uses.
+    pub fn connect_options(&self) -> dd_client_core::ConnectOptions {
+        lock(&self.net).clone()
+    }
+
+    /// Replaces the connection settings (Rust hosts: `dd-companion`).
+    pub fn set_connect_options(&self, opts: dd_client_core::ConnectOptions) {
+        *lock(&self.net) = opts;
     }
 
     /// A connection to the session's agent as its stored credential, for
@@ -71,12 +86,12 @@ impl Companion {
         session_id: &str,
     ) -> Result<dd_client_core::Connection, MobileError> {
         let stored = self.load(session_id)?;
-        Ok(Dialer::of(&stored)?.connect().await?)
+        Ok(self.dialer(&stored)?.connect().await?)
     }
 
     /// Best effort: revokes the grant of `stored` on its agent.
-    async fn revoke_own(stored: &StoredCredential) -> Result<(), MobileError> {
-        let dialer = Dialer::of(stored)?;
+    async fn revoke_own(&self, stored: &StoredCredential) -> Result<(), MobileError> {
+        let dialer = self.dialer(stored)?;
         let params = serde_json::to_value(GrantRevoke {
             session: stored.credential.session_id.clone(),
             grant_id: Some(stored.credential.grant_id.clone()),
@@ -101,7 +116,63 @@ impl Companion {
         Arc::new(Companion {
             store,
             last_seen: Arc::new(Mutex::new(HashMap::new())),
+            net: Mutex::new(dd_client_core::ConnectOptions::default()),
+            lifecycle: Lifecycle::default(),
         })
+    }
+
+    /// The app came to the foreground: every attached handle probes its
+    /// connection at once (answer within 2 s, else it resumes on a new
+    /// one) and any waiting to reconnect retries now.
+    pub fn app_did_become_active(&self) {
+        self.lifecycle.check_all("foreground");
+    }
+
+    /// The app went to the background. Nothing is torn down (iOS may keep
+    /// it running a while, and resuming is cheap); links that die while
+    /// it is suspended are found out on `app_did_become_active`.
+    pub fn app_did_enter_background(&self) {
+        self.lifecycle.entered_background();
+    }
+
+    /// The network path changed (Wi-Fi to cellular, a new address, the
+    /// network came back): as `app_did_become_active`, so attaches move
+    /// to the new path at once instead of waiting out a dead link.
+    pub fn network_path_changed(&self) {
+        if self.lifecycle.in_background() {
+            tracing::debug!("path changed in the background; checking anyway");
+        }
+        self.lifecycle.check_all("network path changed");
+    }
+
+    /// Also trusts the CA certificates in `pem` (PEM `CERTIFICATE` blocks)
+    /// for `https://` agents, e.g. a home server's private CA; `None` goes
+    /// back to the system trust store alone. The pinned agent key stays
+    /// what the phone trusts: TLS only has to get the bytes through.
+    pub fn set_trusted_ca(&self, pem: Option<String>) -> Result<(), MobileError> {
+        let tls = match pem {
+            Some(p) => dd_client_core::TlsOptions::with_ca_pem(p.as_bytes())?,
+            None => dd_client_core::TlsOptions::default(),
+        };
+        lock(&self.net).tls = tls;
+        Ok(())
+    }
+
+    /// Keepalive of every connection opened from now on: ping after
+    /// `interval_ms` of quiet, treat the link as dead after hearing nothing
+    /// for `timeout_ms` (defaults 3,000 and 8,000: a dead link is noticed
+    /// within 10 s). Fails unless 0 < interval < timeout.
+    pub fn set_keepalive(&self, interval_ms: u64, timeout_ms: u64) -> Result<(), MobileError> {
+        let keepalive = dd_proto::keepalive::Keepalive {
+            interval: Duration::from_millis(interval_ms),
+            timeout: Duration::from_millis(timeout_ms),
+        };
+        keepalive.validate().map_err(|message| MobileError::Agent {
+            code: "bad_request".into(),
+            message,
+        })?;
+        lock(&self.net).keepalive = keepalive;
+        Ok(())
     }
 
     /// Redeems a pairing link: makes a fresh key for this grant, connects
@@ -115,8 +186,12 @@ impl Companion {
             agent_url: link.agent_url.clone(),
             agent_key: link.agent_key,
             key,
+            opts: self.connect_options(),
         };
-        let conn = dialer.connect().await?;
+        // Patient: the first connection to a LAN agent fails while iOS asks
+        // for the Local Network permission. Nothing was sent before it opens,
+        // so trying again cannot spend the token.
+        let conn = crate::wait::connect_within(&dialer, crate::wait::REDEEM_WAIT).await?;
         // The token travels only inside the Noise channel; the link (and
         // its token) is wiped when `link` drops.
         let params = serde_json::to_value(PairRedeem {
@@ -159,7 +234,7 @@ impl Companion {
         if let Some(old) = previous {
             if old.credential.grant_id != credential.grant_id {
                 // The replaced grant is of no use to anyone: end it.
-                let _ = Self::revoke_own(&old).await;
+                let _ = self.revoke_own(&old).await;
             }
         }
         Ok(credential)
@@ -186,18 +261,19 @@ impl Companion {
     /// already revoked is fine) and deletes the credential.
     pub async fn forget(&self, session_id: String) -> Result<(), MobileError> {
         let stored = self.load(&session_id)?;
-        if let Err(e) = Self::revoke_own(&stored).await {
+        if let Err(e) = self.revoke_own(&stored).await {
             tracing::info!(%session_id, %e, "could not revoke the grant; deleting anyway");
         }
         self.store.delete(credential::store_key(&session_id))?;
-        crate::attach::lock(&self.last_seen).remove(&session_id);
+        lock(&self.last_seen).remove(&session_id);
         Ok(())
     }
 
     /// The session's metadata, fetched from the agent.
     pub async fn session_meta(&self, session_id: String) -> Result<SessionMeta, MobileError> {
         let stored = self.load(&session_id)?;
-        let v = Dialer::of(&stored)?
+        let v = self
+            .dialer(&stored)?
             .call(
                 methods::SESSION_META,
                 serde_json::json!({ "session": session_id }),
@@ -224,7 +300,7 @@ impl Companion {
                 message: format!("params are not JSON: {e}"),
             })?
         };
-        let v = Dialer::of(&stored)?.call(&method, params).await?;
+        let v = self.dialer(&stored)?.call(&method, params).await?;
         Ok(v.to_string())
     }
 
@@ -239,10 +315,8 @@ impl Companion {
         listener: Arc<dyn SessionListener>,
     ) -> Result<Arc<AttachHandle>, MobileError> {
         let stored = self.load(&session_id)?;
-        let dialer = Dialer::of(&stored)?;
-        let last = crate::attach::lock(&self.last_seen)
-            .get(&session_id)
-            .copied();
+        let dialer = self.dialer(&stored)?;
+        let last = lock(&self.last_seen).get(&session_id).copied();
         let first = match resume {
             // The phone's live view: bounded lag on any link (a fresh
             // screen instead of a backlog it cannot take).
@@ -257,6 +331,7 @@ impl Companion {
         listener.on_state(crate::types::ConnectionState::Connecting);
         let stream = attach::runner_open(&dialer, &session_id, first).await?;
         let inner = Arc::new(Inner::new(session_id, self.last_seen.clone()));
+        self.lifecycle.register(&inner);
         attach::went_live(&inner, listener.as_ref(), &stream);
         let run = attach::Run {
             inner: inner.clone(),

@@ -115,6 +115,11 @@ impl From<ClientError> for MobileError {
             }
             ClientError::Handshake(m) => MobileError::Handshake { message: m.clone() },
             ClientError::Connect(m) => MobileError::Network { message: m.clone() },
+            // TLS and a proxy that will not upgrade: network trouble the
+            // user (or the proxy's admin) fixes; the message says which.
+            ClientError::Tls(_) | ClientError::NoUpgrade(_) => MobileError::Network {
+                message: e.to_string(),
+            },
             ClientError::Closed | ClientError::Timeout => MobileError::Network {
                 message: e.to_string(),
             },

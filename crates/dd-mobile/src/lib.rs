@@ -13,7 +13,11 @@
 //! are final states. The phone never resizes the PTY. When the session
 //! waits for an answer the listener gets `on_input_needed` (also on attach,
 //! from the session's `waiting`) and later `on_input_cleared`;
-//! [`AttachHandle::answer`] sends a choice's bytes.
+//! [`AttachHandle::answer`] sends a choice's bytes, and
+//! [`Companion::answer_prompt`] answers a prompt by its seq without an
+//! attach (a notification action), refusing when another prompt waits.
+//! [`Companion::history`] gives a session's scrollback, loaded from the
+//! transcript in pages and rendered as text ([`History`]).
 //!
 //! Everything public here is exported with UniFFI proc-macros; the names in
 //! `/work/prompts/ffi.md` (and `apps/ios/ffi-contract.txt`) are the
@@ -24,19 +28,27 @@
 
 uniffi::setup_scaffolding!("dd_mobile");
 
+mod answer;
 mod attach;
 mod companion;
 mod credential;
 mod error;
+mod history;
+mod lifecycle;
 mod net;
 mod prompt;
 mod store;
 mod types;
+mod wait;
 
+pub use answer::ANSWER_WAIT_MAX;
 pub use attach::{AttachHandle, SessionListener};
 pub use companion::Companion;
 pub use credential::Credential;
 pub use error::{MobileError, StoreError};
+pub use history::{
+    render as render_history, History, HistoryPage, LINES_MAX, LOADED_MAX, PAGE_MAX, PAGE_MIN,
+};
 pub use net::CLIENT_NAME;
 pub use prompt::{InputNeeded, PromptChoice};
 pub use store::{FileStore, SecureStore};
@@ -54,7 +66,7 @@ pub mod policy {
 #[uniffi::export]
 pub fn parse_link(url: String) -> Result<PairingOffer, MobileError> {
     let link = dd_proto::Link::parse_kind(&url, dd_proto::LinkKind::Pair)?;
-    link.check_fresh(companion::now_secs())?;
+    link.check_fresh(dd_client_core::clock::now_secs())?;
     Ok(PairingOffer {
         agent_url: link.agent_url.clone(),
         session_id: link.session_id.clone(),
@@ -90,7 +102,7 @@ mod tests {
 
     #[test]
     fn parse_link_previews_and_refuses() {
-        let later = companion::now_secs() + 300;
+        let later = dd_client_core::clock::now_secs() + 300;
         let offer = parse_link(link(LinkKind::Pair, later)).unwrap();
         assert_eq!(
             offer,
@@ -102,7 +114,7 @@ mod tests {
             }
         );
         assert_eq!(
-            parse_link(link(LinkKind::Pair, companion::now_secs() - 1)),
+            parse_link(link(LinkKind::Pair, dd_client_core::clock::now_secs() - 1)),
             Err(MobileError::LinkExpired)
         );
         assert!(matches!(

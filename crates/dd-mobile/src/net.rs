@@ -1,6 +1,6 @@
 //! Connecting as a credential: its own key, its pinned agent key.
 
-use dd_client_core::{connect, ClientError, Connection};
+use dd_client_core::{connect_with, ClientError, ConnectOptions, Connection};
 use dd_proto::noise::StaticKeypair;
 
 use crate::credential::StoredCredential;
@@ -14,22 +14,31 @@ pub(crate) struct Dialer {
     pub(crate) agent_url: String,
     pub(crate) agent_key: [u8; 32],
     pub(crate) key: StaticKeypair,
+    /// Timeouts, TLS trust, keepalive: the companion's current settings.
+    pub(crate) opts: ConnectOptions,
 }
 
 impl Dialer {
     /// The dialer of a stored credential.
-    pub(crate) fn of(c: &StoredCredential) -> Result<Dialer, MobileError> {
+    pub(crate) fn of(c: &StoredCredential, opts: ConnectOptions) -> Result<Dialer, MobileError> {
         Ok(Dialer {
             agent_url: c.credential.agent_url.clone(),
             agent_key: c.agent_key()?,
             key: c.keypair()?,
+            opts,
         })
     }
 
     /// Connects (handshake included).
     pub(crate) async fn connect(&self) -> Result<Connection, ClientError> {
-        let (conn, _welcome) =
-            connect(&self.agent_url, &self.agent_key, &self.key, CLIENT_NAME).await?;
+        let (conn, _welcome) = connect_with(
+            &self.agent_url,
+            &self.agent_key,
+            &self.key,
+            CLIENT_NAME,
+            self.opts.clone(),
+        )
+        .await?;
         Ok(conn)
     }
 

@@ -67,6 +67,22 @@ impl From<&methods::InputNeeded> for InputNeeded {
     }
 }
 
+/// A two-choice prompt (Yes / No) of session `s_1`, for tests.
+#[cfg(test)]
+pub(crate) fn sample(seq: u64) -> methods::InputNeeded {
+    use dd_proto::methods::{Choice, PromptSource};
+    methods::InputNeeded {
+        session: "s_1".into(),
+        seq,
+        title: "sh".into(),
+        body: "Continue? [y/N]".into(),
+        prompt: "Continue? [y/N]".into(),
+        choices: vec![Choice::new("Yes", b"y\r"), Choice::new("No", b"n\r")],
+        at: 1,
+        source: PromptSource::Heuristic,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,22 @@ pub fn parse_secs(s: &str) -> Result<u64, DurationError> {
     Ok(secs)
 }
 
+/// Parses an interval that may be shorter than a second: `250ms`, or
+/// anything [`parse_secs`] takes. Zero is refused.
+pub fn parse_interval(s: &str) -> Result<std::time::Duration, DurationError> {
+    let t = s.trim();
+    match t.strip_suffix("ms") {
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            match n.parse::<u64>() {
+                Ok(ms) if ms > 0 => Ok(std::time::Duration::from_millis(ms)),
+                _ => Err(DurationError(s.to_owned())),
+            }
+        }
+        Some(_) => Err(DurationError(s.to_owned())),
+        None => parse_secs(t).map(std::time::Duration::from_secs),
+    }
+}
+
 /// Formats seconds compactly: `90` → `1m30s`.
 pub fn format_secs(mut secs: u64) -> String {
     if secs == 0 {
@@ -47,6 +63,17 @@ pub fn format_secs(mut secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_intervals() {
+        use std::time::Duration;
+        assert_eq!(parse_interval("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_interval("3s"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_interval("2"), Ok(Duration::from_secs(2)));
+        for bad in ["0ms", "ms", "1.5ms", "-3ms", "0", "fast"] {
+            assert!(parse_interval(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn parses_units() {

@@ -93,6 +93,23 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
+/// A string that is no [`ErrorCode`]'s wire form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a dd error code")]
+pub struct UnknownCode;
+
+/// Parses a wire string (`"forbidden"`) back into its code; any other
+/// string (e.g. a client-side code such as `"timeout"`) is [`UnknownCode`].
+impl std::str::FromStr for ErrorCode {
+    type Err = UnknownCode;
+
+    fn from_str(s: &str) -> Result<Self, UnknownCode> {
+        use serde::de::{value::Error, IntoDeserializer};
+        ErrorCode::deserialize(IntoDeserializer::<Error>::into_deserializer(s))
+            .map_err(|_| UnknownCode)
+    }
+}
+
 /// An error as carried in a response, a handshake reply or a stream end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{code}: {message}")]
@@ -143,6 +160,21 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", code.as_str()));
             let back: ErrorCode = serde_json::from_str(&json).unwrap();
             assert_eq!(back, code);
+            assert_eq!(code.as_str().parse::<ErrorCode>(), Ok(code));
+        }
+    }
+
+    #[test]
+    fn other_strings_are_no_code() {
+        for s in [
+            "",
+            "timeout",
+            "Forbidden",
+            "token_",
+            "forbidden ",
+            "\"forbidden\"",
+        ] {
+            assert_eq!(s.parse::<ErrorCode>(), Err(UnknownCode), "{s:?}");
         }
     }
 }

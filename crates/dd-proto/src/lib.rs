@@ -11,7 +11,8 @@
 //! connection carries RPCs and any number of attach streams at once.
 //!
 //! This crate also owns the error codes ([`error`]), the method names and
-//! their parameter and result types ([`methods`]), and the one parser for
+//! their parameter and result types ([`methods`]), the typed request
+//! ([`request`]), and the one parser for
 //! pairing and enrollment links ([`link`]). It does no I/O and reads no clock:
 //! callers pass the time in.
 
@@ -24,16 +25,19 @@ pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod host;
+pub mod keepalive;
 pub mod keys;
 pub mod link;
 pub mod message;
 pub mod methods;
 pub mod noise;
+pub mod request;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use frame::{fragment, Reassembler};
 pub use link::{Link, LinkError, LinkKind};
 pub use message::{DecodeError, Event, Message};
+pub use request::{Method, Params, Request, RequestError};
 
 /// The protocol version spoken by this crate. Sent in the handshake payloads
 /// and named in the Noise prologue; a peer with another version is refused

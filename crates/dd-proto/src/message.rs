@@ -17,10 +17,12 @@
 //! as bytes that repaint it on a terminal of `rows` x `cols`.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::ErrorBody;
 use crate::methods::{InputNeeded, SessionInfo};
+use crate::request::Params;
 
 /// Type byte of a request.
 pub const TYPE_REQUEST: u8 = 0x01;
@@ -45,10 +47,11 @@ pub enum Message {
     Request {
         /// Chosen by the client, unique among its in-flight requests.
         id: u64,
-        /// A method name from [`crate::methods`].
+        /// A method name from [`crate::methods`]; the agent types the
+        /// request with [`crate::request::Request::decode`].
         method: String,
-        /// Method parameters (an object; `{}` when none).
-        params: Value,
+        /// Method parameters as their JSON text (an object; `{}` when none).
+        params: Params,
     },
     /// The agent's answer to the request with the same id.
     Response {
@@ -159,12 +162,19 @@ pub enum EndReason {
     Shutdown,
 }
 
-#[derive(Serialize, Deserialize)]
-struct RequestJson {
+#[derive(Serialize)]
+struct RequestOut<'a> {
+    id: u64,
+    method: &'a str,
+    params: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct RequestIn {
     id: u64,
     method: String,
     #[serde(default)]
-    params: Value,
+    params: Option<Box<RawValue>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -237,10 +247,10 @@ impl Message {
         match self {
             Message::Request { id, method, params } => {
                 out.push(TYPE_REQUEST);
-                let body = RequestJson {
+                let body = RequestOut {
                     id: *id,
-                    method: method.clone(),
-                    params: params.clone(),
+                    method,
+                    params: params.raw(),
                 };
                 serde_json::to_writer(&mut *out, &body).expect("JSON to a Vec cannot fail");
             }
@@ -306,16 +316,11 @@ impl Message {
         let (&ty, p) = bytes.split_first().ok_or(DecodeError::Empty)?;
         match ty {
             TYPE_REQUEST => {
-                let r: RequestJson = serde_json::from_slice(p).map_err(json_err("request"))?;
-                let params = if r.params.is_null() {
-                    Value::Object(Default::default())
-                } else {
-                    r.params
-                };
+                let r: RequestIn = serde_json::from_slice(p).map_err(json_err("request"))?;
                 Ok(Message::Request {
                     id: r.id,
                     method: r.method,
-                    params,
+                    params: r.params.map(Params::from_raw).unwrap_or_else(Params::empty),
                 })
             }
             TYPE_RESPONSE => {
@@ -387,7 +392,7 @@ mod tests {
         round_trip(Message::Request {
             id: 1,
             method: "session.list".into(),
-            params: json!({}),
+            params: json!({}).into(),
         });
         round_trip(Message::Response {
             id: 1,
@@ -464,7 +469,7 @@ mod tests {
         let req = Message::Request {
             id: 1,
             method: "session.list".into(),
-            params: json!({}),
+            params: json!({}).into(),
         };
         assert_eq!(
             req.encode(),

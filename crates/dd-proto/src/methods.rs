@@ -169,6 +169,9 @@ pub enum PromptSource {
     Osc99,
     /// Quiet output with the screen ending in a question or menu.
     Heuristic,
+    /// An agent's own hook (Claude Code hooks, Codex `notify`) through
+    /// `dd-client hook`, which writes `ESC ] 6464 ; needed ; … ST`.
+    Hook,
     /// A source this version does not know (sent by a newer agent).
     #[serde(other)]
     Other,
@@ -731,6 +734,7 @@ mod tests {
             (PromptSource::Osc9, "osc9"),
             (PromptSource::Osc777, "osc777"),
             (PromptSource::Osc99, "osc99"),
+            (PromptSource::Hook, "hook"),
         ] {
             assert_eq!(serde_json::to_value(s).unwrap(), want);
         }

@@ -393,7 +393,7 @@ mod tests {
         let req = Message::Request {
             id: 1,
             method: "session.list".into(),
-            params: json!({}),
+            params: json!({}).into(),
         };
         let frames = cs.seal(&req).unwrap();
         assert_eq!(frames.len(), 1);

@@ -8,8 +8,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod delay;
+pub mod netns;
 pub mod raw;
 pub mod term;
+pub mod tls;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -37,7 +40,7 @@ pub fn bin_dir() -> PathBuf {
 /// Path of a workspace binary, built once (`cargo build -p PKG`) if missing.
 pub fn workspace_bin(name: &str, package: &str) -> PathBuf {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = dd_client_core::sync::lock(&LOCK);
     let p = bin_dir().join(name);
     if !p.is_file() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -68,6 +71,8 @@ pub struct AgentProc {
     pub key: [u8; 32],
     /// Its state directory.
     pub state: PathBuf,
+    /// The `host:port` it listens on (from its ready line).
+    listening: String,
 }
 
 impl AgentProc {
@@ -103,13 +108,25 @@ impl AgentProc {
         AgentProc::spawn_listen(state, "127.0.0.1:0", args)
     }
 
+    /// Starts an agent inside network namespace `netns` (see
+    /// [`netns::Lab`]) listening on `listen`.
+    pub fn start_in_netns(netns: &str, state: &Path, listen: &str, args: &[&str]) -> AgentProc {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", netns]).arg(agent_bin());
+        AgentProc::spawn_cmd(cmd, state, listen, args)
+    }
+
     fn spawn_listen(state: &Path, listen: &str, args: &[&str]) -> AgentProc {
+        AgentProc::spawn_cmd(Command::new(agent_bin()), state, listen, args)
+    }
+
+    fn spawn_cmd(mut cmd: Command, state: &Path, listen: &str, args: &[&str]) -> AgentProc {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(state.with_extension("log"))
             .expect("log file");
-        let mut child = Command::new(agent_bin())
+        let mut child = cmd
             .args(["serve", "--listen", listen, "--state-dir"])
             .arg(state)
             .args(args)
@@ -138,6 +155,7 @@ impl AgentProc {
             url: v["url"].as_str().expect("url").to_owned(),
             key: dd_proto::keys::decode_key(v["agent_key"].as_str().expect("key")).expect("key"),
             state: state.to_owned(),
+            listening: v["listening"].as_str().expect("listening").to_owned(),
         }
     }
 
@@ -192,12 +210,10 @@ impl AgentProc {
         let _ = self.child.wait();
     }
 
-    /// The `host:port` the agent listens on (from its URL).
+    /// The `host:port` the agent listens on (from its ready line; its URL
+    /// may name a proxy in front of it).
     pub fn listen_addr(&self) -> String {
-        self.url
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_owned()
+        self.listening.clone()
     }
 
     /// Connects with `key`.

@@ -224,18 +224,18 @@ fn calls(bindings: &Module, api: &[&Member], sources: &Module, out: &mut Vec<Fin
     fn callable(m: &Member) -> bool {
         matches!(m.kind, MemberKind::Func | MemberKind::Case)
     }
-    let api_names: BTreeSet<&str> = api
-        .iter()
-        .filter(|m| callable(m))
-        .map(|m| m.name.as_str())
-        .collect();
     for (file, call) in &sources.calls {
         let candidates: Vec<&Member> = if api_types.contains(call.name.as_str()) {
             api.iter()
                 .copied()
                 .filter(|m| m.kind == MemberKind::Init && m.owner.as_deref() == Some(&call.name))
                 .collect()
-        } else if api_names.contains(call.name.as_str()) {
+        } else if api.iter().any(|m| {
+            callable(m)
+                && m.name == call.name
+                // A value's method is not an enum case of the same name.
+                && !(call.on_value && m.kind == MemberKind::Case)
+        }) {
             api.iter()
                 .copied()
                 .chain(sources.members.iter())

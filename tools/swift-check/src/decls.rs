@@ -110,6 +110,9 @@ pub struct Call {
     pub labels: Vec<String>,
     /// Followed by a trailing closure.
     pub trailing_closure: bool,
+    /// Called on a value (`monitor.start(...)`, receiver spelled in lower
+    /// case), so it cannot be an enum case (`.start(...)`, `Type.start(...)`).
+    pub on_value: bool,
     /// 1-based line.
     pub line: usize,
     /// 1-based column.
@@ -449,11 +452,17 @@ impl Walker<'_> {
         if is_subscript {
             return;
         }
+        let on_value = callee.kind() == "navigation_expression"
+            && callee
+                .child_by_field_name("target")
+                .filter(|t| t.kind() == "simple_identifier")
+                .is_some_and(|t| self.text(t).starts_with(|c: char| c.is_lowercase()));
         let pos = name_node.start_position();
         let call = Call {
             name: self.text(name_node),
             labels,
             trailing_closure,
+            on_value,
             line: pos.row + 1,
             col: pos.column + 1,
         };

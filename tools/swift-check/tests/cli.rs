@@ -247,3 +247,18 @@ fn bad_manifest_is_an_error() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn a_value_method_named_like_an_enum_case_is_not_that_case() {
+    let (b, a, m) = ok_texts();
+    // `monitor.offset(by:)` is some value's method, not `ResumeFrom.offset`.
+    let a = format!("{a}\nfunc other(monitor: Monitor) {{ monitor.offset(by: 2) }}\n");
+    assert_eq!(rules(&b, &a, &m), []);
+    // Written as a case (leading dot or the type), it is checked.
+    let (b, a, m) = ok_texts();
+    let a = format!("{a}\nfunc other() -> ResumeFrom {{ .offset(by: 2) }}\n");
+    assert_eq!(rules(&b, &a, &m), [Rule::CallLabels]);
+    let (b, a, m) = ok_texts();
+    let a = format!("{a}\nfunc other() -> ResumeFrom {{ ResumeFrom.offset(by: 2) }}\n");
+    assert_eq!(rules(&b, &a, &m), [Rule::CallLabels]);
+}

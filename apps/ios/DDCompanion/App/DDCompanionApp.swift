@@ -7,32 +7,40 @@ import UIKit
 @main
 struct DDCompanionApp: App {
     @UIApplicationDelegateAdaptor(AppDelegate.self) private var appDelegate
-    @StateObject private var model = AppModel()
     @Environment(\.scenePhase) private var scenePhase
 
     var body: some Scene {
         WindowGroup {
             RootView()
-                .environmentObject(model)
+                .environmentObject(appDelegate.model)
                 // `dd://pair?...` and universal links land in the join flow.
                 .onOpenURL { url in
-                    model.handle(url: url)
+                    appDelegate.model.handle(url: url)
                 }
         }
         .onChange(of: scenePhase) { _, phase in
-            model.sceneChanged(toBackground: phase == .background)
+            appDelegate.model.scenePhaseChanged(
+                active: phase == .active, background: phase == .background)
         }
     }
 }
 
-/// Installs the notification delegate before launch finishes, so a tap on
-/// a prompt notification that launches the app is not lost.
+/// Owns the app model and installs the notification delegate before launch
+/// finishes, so an action on a prompt notification that launches the app
+/// (in the background, without any scene) is handled, not lost.
+@MainActor
 final class AppDelegate: NSObject, UIApplicationDelegate {
+    private(set) lazy var model = AppModel.live()
+    private let network = NetworkWatcher()
+
     func application(
         _ application: UIApplication,
         didFinishLaunchingWithOptions launchOptions: [UIApplication.LaunchOptionsKey: Any]? = nil
     ) -> Bool {
         PromptNotifier.shared.install()
+        let model = self.model
+        PromptNotifier.shared.connect(model)
+        network.start { model.networkPathChanged() }
         return true
     }
 }

@@ -1,4 +1,5 @@
 import SwiftUI
+import UIKit
 
 /// How core values are shown to people. Pure functions, easy to test.
 enum Display {
@@ -61,6 +62,37 @@ enum Display {
         case .NotFound(let sessionId):
             return "No saved pairing for session \(sessionId)."
         }
+    }
+
+    /// The status shown for a session whose metadata could not be loaded.
+    static func status(for error: Error) -> String {
+        if case MobileError.Denied(let code, _) = error {
+            return code == "revoked" ? "revoked" : "denied (\(code))"
+        }
+        if case MobileError.Network = error {
+            return "unreachable"
+        }
+        return "unknown"
+    }
+
+    /// Why a notification answer was not sent, as a sentence.
+    static func answerProblem(_ error: Error) -> String {
+        if case MobileError.Agent(let code, _) = error,
+            code == "stale_prompt" || code == "not_waiting"
+        {
+            return "That question no longer waits for an answer; nothing was sent."
+        }
+        return message(for: error)
+    }
+
+    /// A default device label the desktop can tell apart: since iOS 16
+    /// `UIDevice.name` is only "iPhone" or "iPad", so add when it paired.
+    @MainActor
+    static func defaultLabel(model: String = UIDevice.current.model, now: Date = Date()) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm"
+        return "\(model) (dd, \(formatter.string(from: now)))"
     }
 
     /// "in 4 min" / "expired 2 h ago" for a Unix time.

@@ -9,13 +9,31 @@ enum PromptResponse: Equatable {
     case answer(sessionId: String, seq: UInt64, choice: String)
 }
 
+/// What a session posts about its prompts (a fake in unit tests).
+protocol PromptPosting: AnyObject {
+    func requestAuthorizationIfNeeded()
+    func post(_ prompt: InputNeeded)
+    func clear(sessionId: String, seq: UInt64)
+}
+
+/// Whoever acts on notification responses (the app model).
+@MainActor
+protocol PromptResponder: AnyObject {
+    /// The session whose screen is open (it gets no system banner).
+    var visibleSession: String? { get }
+    /// Acts on a response; returns once done (an answer was sent or refused).
+    func respond(to response: PromptResponse) async
+}
+
 /// Local notifications (UNUserNotificationCenter; no remote push) for the
 /// prompts of attached sessions. One notification per prompt, identified by
 /// session and seq, with a category of its own carrying up to three choices
 /// as actions; `userInfo` carries the session id, the seq and the labels.
 /// `input_cleared` removes it. Also the center's delegate: a tap opens the
 /// session, an action answers through the app model.
-final class PromptNotifier: NSObject, UNUserNotificationCenterDelegate, @unchecked Sendable {
+final class PromptNotifier: NSObject, UNUserNotificationCenterDelegate, PromptPosting,
+    @unchecked Sendable
+{
     static let shared = PromptNotifier()
 
     static let sessionKey = "dd.session"
@@ -29,25 +47,31 @@ final class PromptNotifier: NSObject, UNUserNotificationCenterDelegate, @uncheck
     private let lock = NSLock()
     private var categories: [String: UNNotificationCategory] = [:]
     private var askedForAuthorization = false
-    /// Responses that arrived before the app model existed (launch from a tap).
-    private var queued: [PromptResponse] = []
-    private weak var model: AppModel?
+    /// Responses that arrived before the app model was connected, each
+    /// with the completion handler iOS waits for (main actor only).
+    private var queued: [(PromptResponse, () -> Void)] = []
+    private weak var responder: PromptResponder?
 
     /// Becomes the center's delegate; call before launch finishes.
     func install() {
         center.delegate = self
     }
 
-    /// Connects the app model; replays responses that arrived before it.
+    /// Connects the app model (in `didFinishLaunching`, before any scene:
+    /// an action on the lock screen launches the app in the background,
+    /// without one). Responses that came first are handled now, each once;
+    /// the core checks an answer against the prompt waiting now, so a late
+    /// one is refused, never typed into a newer question.
     @MainActor
-    func connect(model newModel: AppModel) {
-        model = newModel
-        lock.lock()
+    func connect(_ newResponder: PromptResponder) {
+        responder = newResponder
         let pending = queued
         queued.removeAll()
-        lock.unlock()
-        for response in pending {
-            newModel.handle(response: response)
+        for (response, done) in pending {
+            Task {
+                await newResponder.respond(to: response)
+                done()
+            }
         }
     }
 
@@ -71,8 +95,11 @@ final class PromptNotifier: NSObject, UNUserNotificationCenterDelegate, @uncheck
         let id = Self.identifier(sessionId: prompt.sessionId, seq: prompt.seq)
         let shown: [PromptChoice] = Array(prompt.choices.prefix(Self.maxActions))
         let actions = shown.enumerated().map { index, choice in
+            // Answering types into a shell: unlock first (Face ID or code),
+            // then it runs in the background without opening the app.
             UNNotificationAction(
-                identifier: Self.actionPrefix + String(index), title: choice.label, options: [])
+                identifier: Self.actionPrefix + String(index), title: choice.label,
+                options: [.authenticationRequired])
         }
         let category = UNNotificationCategory(
             identifier: id, actions: actions, intentIdentifiers: [], options: [])
@@ -134,7 +161,7 @@ final class PromptNotifier: NSObject, UNUserNotificationCenterDelegate, @uncheck
         let sessionId = notification.request.content.userInfo[Self.sessionKey] as? String
         DispatchQueue.main.async { [weak self] in
             MainActor.assumeIsolated {
-                let onScreen = sessionId != nil && self?.model?.visibleSession == sessionId
+                let onScreen = sessionId != nil && self?.responder?.visibleSession == sessionId
                 completionHandler(onScreen ? [] : [.banner, .list, .sound])
             }
         }
@@ -154,15 +181,14 @@ final class PromptNotifier: NSObject, UNUserNotificationCenterDelegate, @uncheck
                     completionHandler()
                     return
                 }
-                guard let model = self.model else {
-                    self.lock.lock()
-                    self.queued.append(parsed)
-                    self.lock.unlock()
-                    completionHandler()
+                guard let responder = self.responder else {
+                    // Completed once handled, so iOS keeps the app running
+                    // until the answer went out.
+                    self.queued.append((parsed, completionHandler))
                     return
                 }
                 Task {
-                    await model.respond(to: parsed)
+                    await responder.respond(to: parsed)
                     completionHandler()
                 }
             }

@@ -1,3 +1,4 @@
+import Combine
 import Foundation
 
 /// Where terminal bytes go: the terminal view installs itself here.
@@ -7,12 +8,17 @@ protocol TerminalSink: AnyObject {
     func repaint(rows: Int, cols: Int, data: Data)
     /// Feed more output.
     func feed(_ data: Data)
+    /// The session's size changed (a resize on the desktop): lay out again.
+    func sizeChanged(rows: Int, cols: Int)
 }
 
-/// One attached session: its connection state, metadata and stream.
+/// One session on screen: its connection state, metadata, stream, prompt
+/// and scrollback. Holds no protocol logic: every decision is the core's.
 @MainActor
 final class SessionController: ObservableObject {
     let sessionId: String
+    /// A read-only grant: no typing controls, nothing is sent.
+    let readOnly: Bool
     @Published private(set) var state: ConnectionState = .connecting
     @Published private(set) var meta: SessionMeta?
     @Published private(set) var notice: String?
@@ -21,26 +27,44 @@ final class SessionController: ObservableObject {
     @Published private(set) var cols = 80
     /// The prompt the session waits on (shown as an in-app banner).
     @Published private(set) var prompt: InputNeeded?
+    /// The scrollback loaded so far (kept across snapshots and attaches).
+    @Published private(set) var history: HistoryPage?
+    @Published private(set) var historyLoading = false
+    /// The pinch zoom over the width-fitted font, remembered per session.
+    @Published var zoom: Double {
+        didSet { zoomStore.set(zoom, for: sessionId) }
+    }
 
-    private let companion: Companion
-    private let notifier: PromptNotifier
-    private var handle: AttachHandle?
-    /// An answer chosen on a notification before this controller was
-    /// attached: sent once that prompt arrives.
-    private var pendingAnswer: (seq: UInt64, choice: String)?
+    /// Bytes per scrollback page.
+    static let historyPageBytes: UInt32 = 64 * 1024
+
+    private let companion: CompanionAPI
+    private let notifier: PromptPosting
+    private let zoomStore: ZoomStore
+    private var handle: AttachAPI?
+    /// The screen wants a stream (between `start` and `leave`).
+    private var wanted = false
     private var attaching = false
+    private var historySource: HistoryAPI?
     private weak var sink: TerminalSink?
     /// Output that arrived before the terminal view existed.
     private var backlog = Data()
 
-    init(sessionId: String, companion: Companion, notifier: PromptNotifier) {
+    init(
+        sessionId: String, readOnly: Bool, companion: CompanionAPI, notifier: PromptPosting,
+        zoom: ZoomStore
+    ) {
         self.sessionId = sessionId
+        self.readOnly = readOnly
         self.companion = companion
         self.notifier = notifier
+        self.zoomStore = zoom
+        self.zoom = zoom.zoom(for: sessionId)
     }
 
-    /// Attaches (again) unless already attached.
+    /// Attaches (again) unless attached or attaching.
     func start() {
+        wanted = true
         guard handle == nil, !attaching else { return }
         attaching = true
         state = .connecting
@@ -50,26 +74,31 @@ final class SessionController: ObservableObject {
         Task {
             defer { attaching = false }
             do {
-                handle = try await companion.attach(
-                    sessionId: sessionId, resume: .screen, listener: listener)
-                flushPendingAnswer()
+                let opened = try await companion.openAttach(sessionId: sessionId, listener: listener)
+                if wanted {
+                    handle = opened
+                } else {
+                    // The screen was left while connecting: end this stream.
+                    await opened.detach()
+                }
             } catch {
-                pendingAnswer = nil
                 state = .failed(message: Display.message(for: error))
             }
         }
     }
 
-    /// Ends the stream; the core reports `.detached`.
-    func detach() {
+    /// The screen goes away (or Detach): ends the stream, also one still
+    /// connecting. The core reports `.detached`.
+    func leave() {
+        wanted = false
         guard let current = handle else { return }
         handle = nil
         Task { await current.detach() }
     }
 
-    /// Sends keystrokes or an answer. Refusals arrive as notices.
+    /// Sends the user's keystrokes. Refusals arrive as notices.
     func send(_ data: Data) {
-        guard let current = handle else { return }
+        guard !readOnly, let current = handle else { return }
         Task {
             do {
                 try await current.sendInput(data: data)
@@ -86,7 +115,7 @@ final class SessionController: ObservableObject {
 
     /// Answers the waiting prompt with a choice's label (in-app banner).
     func answer(choice: String) {
-        guard let current = handle, prompt != nil else { return }
+        guard !readOnly, let current = handle, prompt != nil else { return }
         Task {
             do {
                 try await current.answer(choice: choice)
@@ -96,49 +125,39 @@ final class SessionController: ObservableObject {
         }
     }
 
-    /// Answers prompt `seq` from a notification action: at once when it is
-    /// the one waiting, else after attaching (for up to ten seconds).
-    func answer(choice: String, seq: UInt64) async {
-        if let current = handle {
-            guard prompt?.seq == seq else {
-                notice = "That question no longer waits for an answer."
-                return
-            }
-            do {
-                try await current.answer(choice: choice)
-            } catch {
-                notice = Display.message(for: error)
-            }
+    // MARK: Scrollback (loaded by the core, independent of the stream)
+
+    /// Loads the page before what is loaded (the first: before now).
+    func loadOlderHistory() async {
+        await loadHistory { try await $0.loadOlder(maxBytes: Self.historyPageBytes) }
+    }
+
+    /// Brings the scrollback up to now (when it is shown again).
+    func loadNewerHistory() async {
+        guard history != nil else {
+            await loadOlderHistory()
             return
         }
-        pendingAnswer = (seq, choice)
-        start()
-        for _ in 0..<100 where pendingAnswer != nil {
-            try? await Task.sleep(nanoseconds: 100_000_000)
-        }
-        if pendingAnswer != nil {
-            pendingAnswer = nil
-            notice = "That question no longer waits for an answer."
+        await loadHistory { try await $0.loadNewer() }
+    }
+
+    private func loadHistory(_ load: (HistoryAPI) async throws -> HistoryPage) async {
+        guard !historyLoading else { return }
+        historyLoading = true
+        defer { historyLoading = false }
+        do {
+            if historySource == nil {
+                historySource = try companion.openHistory(sessionId: sessionId)
+            }
+            if let source = historySource {
+                history = try await load(source)
+            }
+        } catch {
+            notice = Display.message(for: error)
         }
     }
 
-    private func flushPendingAnswer() {
-        guard let pending = pendingAnswer, let current = handle, let waiting = prompt else {
-            return
-        }
-        pendingAnswer = nil
-        guard waiting.seq == pending.seq else {
-            notice = "That question no longer waits for an answer."
-            return
-        }
-        Task {
-            do {
-                try await current.answer(choice: pending.choice)
-            } catch {
-                notice = Display.message(for: error)
-            }
-        }
-    }
+    // MARK: The terminal view
 
     func install(sink newSink: TerminalSink) {
         sink = newSink
@@ -174,10 +193,12 @@ final class SessionController: ObservableObject {
 
     func update(meta newMeta: SessionMeta) {
         meta = newMeta
-        if newMeta.rows > 0 && newMeta.cols > 0 {
-            rows = Int(newMeta.rows)
-            cols = Int(newMeta.cols)
-        }
+        guard newMeta.rows > 0, newMeta.cols > 0 else { return }
+        let (newRows, newCols) = (Int(newMeta.rows), Int(newMeta.cols))
+        guard newRows != rows || newCols != cols else { return }
+        rows = newRows
+        cols = newCols
+        sink?.sizeChanged(rows: newRows, cols: newCols)
     }
 
     func update(state newState: ConnectionState) {
@@ -193,11 +214,7 @@ final class SessionController: ObservableObject {
 
     func inputNeeded(_ newPrompt: InputNeeded) {
         prompt = newPrompt
-        if pendingAnswer?.seq == newPrompt.seq {
-            flushPendingAnswer()
-        } else {
-            notifier.post(newPrompt)
-        }
+        notifier.post(newPrompt)
     }
 
     func inputCleared(seq: UInt64) {

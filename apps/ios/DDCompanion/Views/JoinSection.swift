@@ -3,20 +3,11 @@ import SwiftUI
 /// Scan or paste a pairing link, preview the offer, label, Join.
 struct JoinSection: View {
     @EnvironmentObject private var model: AppModel
-    @State private var scanning = false
 
     var body: some View {
-        Group {
-            linkSection
-            if let offer = model.offer {
-                offerSection(offer)
-            }
-        }
-        .sheet(isPresented: $scanning) {
-            ScannerSheet { code in
-                scanning = false
-                model.setLink(code)
-            }
+        linkSection
+        if let offer = model.offer {
+            offerSection(offer)
         }
     }
 
@@ -41,7 +32,7 @@ struct JoinSection: View {
                 .accessibilityIdentifier("join.paste")
                 Spacer()
                 Button {
-                    scanning = true
+                    model.scanning = true
                 } label: {
                     Label("Scan QR", systemImage: "qrcode.viewfinder")
                 }
@@ -60,6 +51,7 @@ struct JoinSection: View {
     private func offerSection(_ offer: PairingOffer) -> some View {
         Section("Offer") {
             LabeledContent("Agent", value: offer.agentUrl)
+                .accessibilityIdentifier("join.offer.agent")
             LabeledContent("Session", value: offer.sessionId ?? "(named by the agent)")
             LabeledContent("Link", value: Display.expiry(offer.expiresAt))
             LabeledContent("Access", value: offer.readOnly ? "read-only" : "read and type")
@@ -77,7 +69,12 @@ struct JoinSection: View {
             }
             .disabled(model.joining)
             .accessibilityIdentifier("join.join")
+            if model.joining {
+                Text("If iOS asks to find devices on your local network, choose Allow: dd keeps trying to reach the agent meanwhile.")
+                    .font(.footnote)
+                    .foregroundStyle(.secondary)
+                    .accessibilityIdentifier("join.localNetworkHint")
+            }
         }
-        .accessibilityIdentifier("join.offer")
     }
 }

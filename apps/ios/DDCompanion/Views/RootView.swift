@@ -11,10 +11,15 @@ struct RootView: View {
                 PairedSection()
             }
             .navigationTitle("Join Session")
-            .refreshable { model.refresh() }
+            .refreshable { await model.refresh() }
             .navigationDestination(for: String.self) { sessionId in
                 SessionView(controller: model.controller(for: sessionId))
             }
+        }
+        // On the stack (one view), not on a Group or a Section, whose
+        // modifiers would apply to each child.
+        .sheet(isPresented: $model.scanning) {
+            ScannerSheet { code in model.scanned(code) }
         }
         .alert(
             "dd",

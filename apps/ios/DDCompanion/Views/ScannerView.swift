@@ -19,12 +19,12 @@ struct ScannerSheet: View {
                             .font(.largeTitle)
                         Text(problem)
                             .multilineTextAlignment(.center)
+                            .accessibilityIdentifier("scanner.problem")
                         Text("Paste the link instead, or open it with the dd:// URL.")
                             .font(.footnote)
                     }
                     .foregroundStyle(.white)
                     .padding()
-                    .accessibilityIdentifier("scanner.problem")
                 } else {
                     QRScannerView(
                         onCode: onCode,
@@ -51,7 +51,7 @@ struct QRScannerView: UIViewControllerRepresentable {
     func makeUIViewController(context: Context) -> ScannerViewController {
         let controller = ScannerViewController()
         controller.onCode = onCode
-        controller.onProblem = onProblem
+        controller.onProblemNow = onProblem
         return controller
     }
 
@@ -61,7 +61,16 @@ struct QRScannerView: UIViewControllerRepresentable {
 /// Runs the capture session and reports the first QR code once.
 final class ScannerViewController: UIViewController, AVCaptureMetadataOutputObjectsDelegate {
     var onCode: ((String) -> Void)?
-    var onProblem: ((String) -> Void)?
+    var onProblemNow: ((String) -> Void)?
+
+    /// `viewDidLoad` runs while SwiftUI makes this controller (a view
+    /// update): a problem found then changes the sheet's state only on the
+    /// next main-queue turn, after the update.
+    func onProblem(_ text: String) {
+        DispatchQueue.main.async { [weak self] in
+            self?.onProblemNow?(text)
+        }
+    }
     private let session = AVCaptureSession()
     private var previewLayer: AVCaptureVideoPreviewLayer?
     private var reported = false
@@ -78,12 +87,12 @@ final class ScannerViewController: UIViewController, AVCaptureMetadataOutputObje
                     if granted {
                         self?.configure()
                     } else {
-                        self?.onProblem?("Camera access was declined.")
+                        self?.onProblem("Camera access was declined.")
                     }
                 }
             }
         default:
-            onProblem?("Camera access is off for dd. Turn it on in Settings to scan.")
+            onProblem("Camera access is off for dd. Turn it on in Settings to scan.")
         }
     }
 
@@ -92,18 +101,18 @@ final class ScannerViewController: UIViewController, AVCaptureMetadataOutputObje
             let input = try? AVCaptureDeviceInput(device: device),
             session.canAddInput(input)
         else {
-            onProblem?("No camera is available on this device.")
+            onProblem("No camera is available on this device.")
             return
         }
         session.addInput(input)
         let output = AVCaptureMetadataOutput()
         guard session.canAddOutput(output) else {
-            onProblem?("This camera cannot read QR codes.")
+            onProblem("This camera cannot read QR codes.")
             return
         }
         session.addOutput(output)
         guard output.availableMetadataObjectTypes.contains(.qr) else {
-            onProblem?("This camera cannot read QR codes.")
+            onProblem("This camera cannot read QR codes.")
             return
         }
         output.setMetadataObjectsDelegate(self, queue: .main)

@@ -1,26 +1,34 @@
 import SwiftUI
 
-/// One session: terminal, state pill, answer buttons, key bar, Detach.
+/// One session: state pill, terminal, prompt banner, one key bar, Detach,
+/// and the scrollback (History).
 struct SessionView: View {
     @ObservedObject var controller: SessionController
     @EnvironmentObject private var model: AppModel
+    @State private var showingHistory = false
 
     var body: some View {
         VStack(spacing: 0) {
             HStack {
                 StatePill(state: controller.state)
+                if controller.readOnly {
+                    Text("Read-only")
+                        .font(.caption.bold())
+                        .foregroundStyle(.secondary)
+                        .accessibilityIdentifier("session.readOnly")
+                }
                 Spacer()
                 if let meta = controller.meta {
                     Text("\(meta.cols)×\(meta.rows) · \(meta.status)")
                         .font(.caption)
                         .foregroundStyle(.secondary)
+                        .accessibilityIdentifier("session.size")
                 }
             }
             .padding(.horizontal)
             .padding(.vertical, 6)
 
             TerminalHost(controller: controller)
-                .accessibilityIdentifier("session.terminal")
 
             if let notice = controller.notice {
                 Text(notice)
@@ -30,21 +38,41 @@ struct SessionView: View {
                     .accessibilityIdentifier("session.notice")
             }
             if let prompt = controller.prompt {
-                PromptBanner(prompt: prompt) { controller.answer(choice: $0) }
+                PromptBanner(prompt: prompt, readOnly: controller.readOnly) {
+                    controller.answer(choice: $0)
+                }
             }
-            QuickAnswers { controller.send(text: $0) }
-            KeyBar { controller.send(text: $0) }
+            if controller.readOnly {
+                Text("You can watch this session; typing is not allowed.")
+                    .font(.footnote)
+                    .foregroundStyle(.secondary)
+                    .padding(8)
+                    .accessibilityIdentifier("session.readOnlyNote")
+            } else {
+                KeyBar { controller.send(text: $0) }
+            }
         }
         .navigationTitle(controller.meta?.name ?? controller.sessionId)
         .navigationBarTitleDisplayMode(.inline)
         .toolbar {
-            ToolbarItem(placement: .primaryAction) {
+            ToolbarItem(placement: .topBarTrailing) {
+                Button {
+                    showingHistory = true
+                } label: {
+                    Label("History", systemImage: "clock.arrow.circlepath")
+                }
+                .accessibilityIdentifier("session.history")
+            }
+            ToolbarItem(placement: .topBarTrailing) {
                 Button(Display.isFinal(controller.state) ? "Close" : "Detach") {
-                    controller.detach()
+                    controller.leave()
                     model.path.removeAll()
                 }
                 .accessibilityIdentifier("session.detach")
             }
+        }
+        .sheet(isPresented: $showingHistory) {
+            HistoryView(controller: controller)
         }
         .onAppear {
             model.visibleSession = controller.sessionId
@@ -54,9 +82,8 @@ struct SessionView: View {
             if model.visibleSession == controller.sessionId {
                 model.visibleSession = nil
             }
-            controller.detach()
+            controller.leave()
         }
-        .accessibilityIdentifier("session.view")
     }
 }
 
@@ -78,9 +105,11 @@ struct StatePill: View {
     }
 }
 
-/// The session waits for an answer: the question and one button per choice.
+/// The session waits for an answer: the question and one button per choice
+/// (none on a read-only grant).
 struct PromptBanner: View {
     let prompt: InputNeeded
+    let readOnly: Bool
     let choose: (String) -> Void
 
     var body: some View {
@@ -89,7 +118,11 @@ struct PromptBanner: View {
                 .font(.callout.bold())
                 .lineLimit(3)
                 .accessibilityIdentifier("prompt.text")
-            if prompt.choices.isEmpty {
+            if readOnly {
+                Text("Read-only: answer on the desktop.")
+                    .font(.caption)
+                    .foregroundStyle(.secondary)
+            } else if prompt.choices.isEmpty {
                 Text("Type your answer.")
                     .font(.caption)
                     .foregroundStyle(.secondary)
@@ -110,31 +143,16 @@ struct PromptBanner: View {
         .background(Color.yellow.opacity(0.15), in: RoundedRectangle(cornerRadius: 10))
         .padding(.horizontal, 8)
         .padding(.top, 6)
-        .accessibilityIdentifier("prompt.banner")
     }
 }
 
-/// y / n / 1 / 2 / 3, each followed by Enter.
-struct QuickAnswers: View {
-    let send: (String) -> Void
-
-    var body: some View {
-        HStack {
-            ForEach(["y", "n", "1", "2", "3"], id: \.self) { answer in
-                Button(answer) { send(answer + "\r") }
-                    .buttonStyle(.bordered)
-                    .accessibilityIdentifier("answer.\(answer)")
-            }
-        }
-        .padding(.top, 6)
-    }
-}
-
-/// Keys a phone keyboard lacks.
+/// The one key bar: quick answers (y, n, 1, 2, 3 + Enter), then the keys a
+/// phone keyboard lacks.
 struct KeyBar: View {
     let send: (String) -> Void
 
-    private static let keys: [(label: String, bytes: String)] = [
+    static let answers = ["y", "n", "1", "2", "3"]
+    static let keys: [(label: String, bytes: String)] = [
         ("Esc", "\u{1b}"),
         ("Tab", "\t"),
         ("^C", "\u{03}"),
@@ -149,6 +167,12 @@ struct KeyBar: View {
     var body: some View {
         ScrollView(.horizontal, showsIndicators: false) {
             HStack(spacing: 6) {
+                ForEach(Self.answers, id: \.self) { answer in
+                    Button(answer) { send(answer + "\r") }
+                        .buttonStyle(.bordered)
+                        .accessibilityIdentifier("answer.\(answer)")
+                }
+                Divider().frame(height: 24)
                 ForEach(Self.keys, id: \.label) { key in
                     Button(key.label) { send(key.bytes) }
                         .buttonStyle(.bordered)
@@ -157,6 +181,83 @@ struct KeyBar: View {
                 }
             }
             .padding(8)
+        }
+    }
+}
+
+/// The scrollback, loaded from the transcript by the core in pages: newest
+/// at the bottom, "Load earlier" at the top. Kept by the controller, so a
+/// snapshot, a reconnect or closing this sheet does not lose it.
+struct HistoryView: View {
+    @ObservedObject var controller: SessionController
+    @Environment(\.dismiss) private var dismiss
+
+    var body: some View {
+        NavigationStack {
+            ScrollViewReader { reader in
+                ScrollView([.vertical, .horizontal]) {
+                    LazyVStack(alignment: .leading, spacing: 0) {
+                        header(reader)
+                        let lines = controller.history?.lines ?? []
+                        ForEach(Array(lines.enumerated()), id: \.offset) { index, line in
+                            Text(line.isEmpty ? " " : line)
+                                .font(.system(size: 12, design: .monospaced))
+                                .lineLimit(1)
+                                .fixedSize()
+                                .id(index)
+                        }
+                    }
+                    .padding(8)
+                    .textSelection(.enabled)
+                }
+                .task {
+                    await controller.loadNewerHistory()
+                    let count = controller.history?.lines.count ?? 0
+                    if count > 0 {
+                        reader.scrollTo(count - 1, anchor: .bottom)
+                    }
+                }
+            }
+            .navigationTitle("History")
+            .navigationBarTitleDisplayMode(.inline)
+            .toolbar {
+                ToolbarItem(placement: .confirmationAction) {
+                    Button("Done") { dismiss() }
+                        .accessibilityIdentifier("history.done")
+                }
+            }
+        }
+    }
+
+    @ViewBuilder
+    private func header(_ reader: ScrollViewProxy) -> some View {
+        if let page = controller.history, page.atBeginning {
+            Text("Start of the session's history")
+                .font(.caption)
+                .foregroundStyle(.secondary)
+                .accessibilityIdentifier("history.start")
+        } else if let page = controller.history, page.atLimit {
+            Text("Older history is not loaded on the phone.")
+                .font(.caption)
+                .foregroundStyle(.secondary)
+        } else {
+            Button {
+                Task {
+                    let before = controller.history?.lines.count ?? 0
+                    await controller.loadOlderHistory()
+                    let after = controller.history?.lines.count ?? 0
+                    // Keep the line that was on top where it was.
+                    reader.scrollTo(max(after - before, 0), anchor: .top)
+                }
+            } label: {
+                if controller.historyLoading {
+                    ProgressView()
+                } else {
+                    Label("Load earlier", systemImage: "arrow.up.circle")
+                }
+            }
+            .disabled(controller.historyLoading)
+            .accessibilityIdentifier("history.loadEarlier")
         }
     }
 }

@@ -84,6 +84,22 @@ fn refuse(tcp: TcpStream, peer: SocketAddr, why: Refusal) {
     let _ = tcp.try_write(resp.as_bytes());
 }
 
+/// The kernel's own dead-peer detection, under the WebSocket keepalive (see
+/// `alive`): TCP keepalive probes from half the idle timeout on, and
+/// `TCP_USER_TIMEOUT` so data left unacknowledged for the idle timeout
+/// (a peer gone while output was in flight) fails the socket.
+fn tcp_backstop(tcp: &TcpStream, idle_timeout: Duration) -> io::Result<()> {
+    use rustix::net::sockopt;
+    let idle = (idle_timeout / 2).max(Duration::from_secs(1));
+    sockopt::set_socket_keepalive(tcp, true)?;
+    sockopt::set_tcp_keepidle(tcp, idle)?;
+    sockopt::set_tcp_keepintvl(tcp, (idle / 4).max(Duration::from_secs(1)))?;
+    sockopt::set_tcp_keepcnt(tcp, 4)?;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    sockopt::set_tcp_user_timeout(tcp, idle_timeout.as_millis().min(u32::MAX as u128) as u32)?;
+    Ok(())
+}
+
 /// Serves `app` on `listener` until `stop` resolves, then waits (at most
 /// `drain`) for open connections to end.
 pub(crate) async fn serve(
@@ -92,6 +108,7 @@ pub(crate) async fn serve(
     slots: Arc<Slots>,
     stop: impl Future<Output = ()>,
     drain: Duration,
+    idle_timeout: Duration,
 ) {
     let (closing_tx, closing) = watch::channel(false);
     tokio::pin!(stop);
@@ -126,6 +143,9 @@ pub(crate) async fn serve(
         // instead of queueing seconds of backlog (docs/protocol.md).
         if let Err(e) = socket2::SockRef::from(&tcp).set_tcp_notsent_lowat(NOTSENT_LOWAT) {
             tracing::debug!(error = %e, "TCP_NOTSENT_LOWAT not set");
+        }
+        if let Err(e) = tcp_backstop(&tcp, idle_timeout) {
+            tracing::debug!(error = %e, "TCP keepalive not set");
         }
         let io = TokioIo::new(Guarded { tcp, _slot: slot });
         let app = app.clone();

@@ -98,7 +98,7 @@ impl Slots {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Count> {
-        self.count.lock().unwrap_or_else(|e| e.into_inner())
+        crate::util::lock(&self.count)
     }
 
     /// Takes a slot for a connection from `ip`, or says why not.

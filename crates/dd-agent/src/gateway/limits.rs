@@ -14,6 +14,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
+
+use crate::util::lock;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 
 /// Failed redemptions a single address may make in a burst.
@@ -61,7 +63,7 @@ impl Limits {
     /// `Ok` if `ip` may attempt a redemption now, else how long to wait.
     pub(crate) fn may_redeem(&self, ip: IpAddr) -> Result<(), Duration> {
         let now = Instant::now();
-        let mut b = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        let mut b = lock(&self.blocked);
         if let Some(until) = b.global {
             if until > now {
                 return Err(until - now);
@@ -81,7 +83,7 @@ impl Limits {
     /// the quota is spent.
     pub(crate) fn failed(&self, ip: IpAddr) {
         let now = Instant::now();
-        let mut b = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        let mut b = lock(&self.blocked);
         if let Err(not_until) = self.per_source.check_key(&ip) {
             if b.sources.len() >= MAX_BLOCKED {
                 b.sources.retain(|_, until| *until > now);

@@ -5,12 +5,20 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use dd_proto::message::EndReason;
-use tokio::sync::{mpsc, watch};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch, Notify};
+
+use super::alive::Heard;
 
 struct ConnEntry {
     key: [u8; 32],
     /// Turns true when the connection's access was revoked.
     revoked: watch::Sender<bool>,
+    /// When it last heard from its peer, and how to tell it to go (set by
+    /// [`Live::track`]).
+    liveness: Option<(Heard, Arc<Notify>)>,
 }
 
 struct StreamEntry {
@@ -35,7 +43,7 @@ pub struct Live {
 
 impl Live {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        crate::util::lock(&self.inner)
     }
 
     /// Registers a connection; returns its id and a flag that turns true
@@ -45,8 +53,54 @@ impl Live {
         let mut g = self.lock();
         g.next_id += 1;
         let id = g.next_id;
-        g.conns.insert(id, ConnEntry { key, revoked: tx });
+        g.conns.insert(
+            id,
+            ConnEntry {
+                key,
+                revoked: tx,
+                liveness: None,
+            },
+        );
         (id, rx)
+    }
+
+    /// Records when `conn` hears from its peer and how to make it close
+    /// as superseded (see [`Live::drop_stale`]).
+    pub(crate) fn track(&self, conn: u64, heard: Heard, supersede: Arc<Notify>) {
+        if let Some(c) = self.lock().conns.get_mut(&conn) {
+            c.liveness = Some((heard, supersede));
+        }
+    }
+
+    /// Closes every other connection of `key` that holds a stream on
+    /// `session` and has heard nothing for `stale_after`: the same device
+    /// came back on a new connection, the old one is dead. Returns how many.
+    pub(crate) fn drop_stale(
+        &self,
+        key: &[u8; 32],
+        session: &str,
+        except: u64,
+        stale_after: Duration,
+    ) -> usize {
+        let g = self.lock();
+        let mut dropped = 0;
+        for (id, c) in &g.conns {
+            if *id == except || c.key != *key {
+                continue;
+            }
+            let Some((heard, supersede)) = &c.liveness else {
+                continue;
+            };
+            let on_session = g
+                .streams
+                .values()
+                .any(|s| s.conn == *id && s.session == session);
+            if on_session && heard.silent_for() >= stale_after {
+                supersede.notify_one();
+                dropped += 1;
+            }
+        }
+        dropped
     }
 
     /// Forgets a connection and its streams.

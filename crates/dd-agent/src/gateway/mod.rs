@@ -1,18 +1,24 @@
 //! The network gateway: HTTP endpoints and the Noise WebSocket.
 //!
 //! `GET /health` answers JSON; `GET /noise/ws` upgrades to a WebSocket that
-//! carries one Noise transport message per binary frame ([`conn`]); every
-//! request is decided by [`crate::policy`] and carried out in [`dispatch`];
-//! attach streams run as tasks of their own ([`stream`]). [`live`] knows every
-//! connection and stream, so revocation can cut them at once.
+//! carries one Noise transport message per binary frame ([`conn`]: the
+//! handshake and the reader loop; [`writer`]: the sealing writer task;
+//! [`peer`]: the connection's shared state). [`dispatch`] types every
+//! request, asks [`crate::policy`] through its one gate and hands it to its
+//! area's handler ([`handlers`]); attach streams run as tasks of their own
+//! ([`stream`]). [`live`] knows every connection and stream, so revocation
+//! can cut them at once.
 
 mod accept;
+mod alive;
 mod bounds;
 mod conn;
 mod dispatch;
+mod handlers;
 mod http;
 mod limits;
 mod live;
+mod peer;
 mod stream;
 mod writer;
 
@@ -29,6 +35,7 @@ use crate::mirror::{HostConfig, HostMode, SessionManager};
 use crate::state::StateDir;
 use crate::store::Store;
 
+pub use alive::{Liveness, DEFAULT_STALE_AFTER};
 pub use bounds::{Bounds, DEFAULT_MAX_CONNS, DEFAULT_MAX_CONNS_PER_SOURCE, DEFAULT_SLOW_TIMEOUT};
 pub use live::Live;
 
@@ -56,6 +63,8 @@ pub struct ServeOptions {
     pub transcript_cap: u64,
     /// Connection and slow-client bounds.
     pub bounds: Bounds,
+    /// Keepalive pings, the silent-client timeout, stale connections.
+    pub liveness: Liveness,
 }
 
 /// Errors starting the agent.
@@ -106,6 +115,7 @@ pub(crate) struct Agent {
     pub(crate) live: Live,
     pub(crate) limits: limits::Limits,
     pub(crate) bounds: Bounds,
+    pub(crate) liveness: Liveness,
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
@@ -131,15 +141,12 @@ fn derive_url(addr: SocketAddr) -> String {
     }
 }
 
-/// Runs the agent until SIGINT/SIGTERM (or until `stop` turns true).
-pub async fn serve(
-    opts: ServeOptions,
-    stop: Option<watch::Receiver<bool>>,
-) -> Result<(), ServeError> {
-    let state = StateDir::open(&opts.state_dir)?;
+/// Takes the state dir's gateway lock and opens the store, applying the
+/// configuration given on the command line.
+fn open_store(opts: &ServeOptions, state: &StateDir) -> Result<(std::fs::File, Store), ServeError> {
     // One gateway per state dir: two would take the session host from
-    // each other. Held until this process exits.
-    let lock_path = state.root().join("gateway.lock");
+    // each other.
+    let lock_path = state.root().join(crate::layout::GATEWAY_LOCK);
     let gateway_lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -164,6 +171,17 @@ pub async fn serve(
             ..Default::default()
         })?;
     }
+    Ok((gateway_lock, store))
+}
+
+/// Runs the agent until SIGINT/SIGTERM (or until `stop` turns true).
+pub async fn serve(
+    opts: ServeOptions,
+    stop: Option<watch::Receiver<bool>>,
+) -> Result<(), ServeError> {
+    let state = StateDir::open(&opts.state_dir)?;
+    // Held until this process exits.
+    let (_gateway_lock, store) = open_store(&opts, &state)?;
     let cfg = store.config()?;
     let sessions = SessionManager::open(
         state.root(),
@@ -194,7 +212,10 @@ pub async fn serve(
         host_pid: sessions.host_pid().await,
     };
     let line = serde_json::to_string(&announce).expect("announce serializes");
-    std::fs::write(state.root().join("agent.json"), format!("{line}\n"))?;
+    std::fs::write(
+        state.root().join(crate::layout::ANNOUNCE),
+        format!("{line}\n"),
+    )?;
     println!("{line}");
     tracing::info!(%addr, url = %public_url, "dd-agent listening");
 
@@ -208,6 +229,7 @@ pub async fn serve(
         live: Live::default(),
         limits: limits::Limits::new(),
         bounds: opts.bounds,
+        liveness: opts.liveness,
         shutdown: shutdown_rx,
     });
     let app = http::router(agent.clone());
@@ -217,7 +239,15 @@ pub async fn serve(
         let _ = shutdown_tx.send(true);
     };
     let slots = bounds::Slots::new(&opts.bounds);
-    accept::serve(listener, app, slots, signal, Duration::from_secs(3)).await;
+    accept::serve(
+        listener,
+        app,
+        slots,
+        signal,
+        Duration::from_secs(3),
+        opts.liveness.keepalive.timeout,
+    )
+    .await;
     // The sessions keep running in the session host; the next gateway
     // takes them back.
     drop(sessions);

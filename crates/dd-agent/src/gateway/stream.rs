@@ -11,19 +11,20 @@ use dd_proto::message::{EndReason, Event};
 use dd_proto::Message;
 use tokio::sync::mpsc;
 
-use super::conn::Conn;
+use super::peer::Conn;
 use crate::mirror::{StreamItem, Subscription};
-use crate::util::now_secs;
+use crate::policy::Lease;
+use crate::store::AuditAction;
+use crate::util::{lock, now_secs};
 
 /// What a stream task needs besides its connection.
 pub(crate) struct StreamStart {
     pub(crate) stream: u64,
     pub(crate) session: String,
     pub(crate) sub: Subscription,
-    /// The companion grant behind it (None for owners).
-    pub(crate) grant: Option<String>,
-    /// When that grant expires (Unix seconds).
-    pub(crate) expires_at: Option<i64>,
+    /// The companion grant it runs under (None for owners), as the policy
+    /// returned it: the stream ends when it expires or is revoked.
+    pub(crate) lease: Option<Lease>,
 }
 
 /// Bytes a live-mode stream lets wait in the connection's queue before it
@@ -41,27 +42,34 @@ fn until(unix_secs: i64) -> Duration {
 /// queued, so the client sees the response before any stream message.
 pub(crate) fn spawn(conn: &Arc<Conn>, start: StreamStart) {
     let (stop_tx, stop_rx) = mpsc::channel(2);
+    let stale = conn.agent.live.drop_stale(
+        &conn.key,
+        &start.session,
+        conn.id,
+        conn.agent.liveness.stale_after,
+    );
+    if stale > 0 {
+        tracing::info!(conn = conn.id, session = %start.session, stale, "dropped stale connections of the same key");
+    }
     conn.agent.live.add_stream(
         conn.id,
         start.stream,
         &start.session,
-        start.grant.clone(),
+        start.lease.as_ref().map(|l| l.grant_id.clone()),
         stop_tx,
     );
     let stream = start.stream;
-    *conn.last_session.lock().unwrap_or_else(|e| e.into_inner()) = Some(start.session.clone());
+    *lock(&conn.last_session) = Some(start.session.clone());
     let handle = tokio::spawn(run(conn.clone(), start, stop_rx));
-    conn.streams
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(stream, handle);
+    lock(&conn.streams).insert(stream, handle);
 }
 
 async fn run(conn: Arc<Conn>, mut s: StreamStart, mut stop: mpsc::Receiver<EndReason>) {
     let id = s.stream;
-    let expiry = tokio::time::sleep(s.expires_at.map(until).unwrap_or(Duration::MAX / 4));
+    let expires_at = s.lease.as_ref().map(|l| l.expires_at);
+    let expiry = tokio::time::sleep(expires_at.map(until).unwrap_or(Duration::MAX / 4));
     tokio::pin!(expiry);
-    let has_expiry = s.expires_at.is_some();
+    let has_expiry = expires_at.is_some();
     let live = s.sub.is_live();
     let reason = loop {
         let msg = tokio::select! {
@@ -129,6 +137,13 @@ async fn run(conn: Arc<Conn>, mut s: StreamStart, mut stop: mpsc::Receiver<EndRe
             break conn.lost_reason();
         }
     };
+    end(&conn, &s, reason).await;
+}
+
+/// Sends the stream's `end` event, forgets the stream and, for a
+/// companion's stream, records how it ended.
+async fn end(conn: &Conn, s: &StreamStart, reason: EndReason) {
+    let id = s.stream;
     let message = match reason {
         EndReason::Detached => "detached",
         EndReason::SessionEnded => "the session has ended",
@@ -146,20 +161,17 @@ async fn run(conn: Arc<Conn>, mut s: StreamStart, mut stop: mpsc::Receiver<EndRe
     })
     .await;
     conn.agent.live.remove_stream(conn.id, id);
-    conn.streams
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&id);
-    if let Some(grant) = &s.grant {
+    lock(&conn.streams).remove(&id);
+    if let Some(lease) = &s.lease {
         let now = now_secs();
         let action = if reason == EndReason::Expired {
-            "grant_expired"
+            AuditAction::GrantExpired
         } else {
-            "grant_detached"
+            AuditAction::GrantDetached
         };
         conn.agent.store.audit(
             action,
-            &format!("grant:{grant}"),
+            &format!("grant:{}", lease.grant_id),
             Some(&s.session),
             &format!(
                 "stream {id} ended: {}",

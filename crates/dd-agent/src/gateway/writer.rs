@@ -15,9 +15,6 @@ use futures_util::SinkExt;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::bounds::MAX_QUEUED_BYTES;
-use super::conn::Conn;
-use crate::policy::Principal;
-use crate::util::now_secs;
 
 /// WebSocket close codes we use.
 pub(crate) const CLOSE_NORMAL: u16 = 1000;
@@ -45,6 +42,8 @@ pub(crate) enum Out {
         data: Bytes,
         permit: OwnedSemaphorePermit,
     },
+    /// Send a WebSocket ping (keepalive; see `alive`).
+    Ping,
     /// Send a close frame and stop.
     Close(u16, String),
 }
@@ -126,6 +125,16 @@ pub(crate) async fn run(
                     data,
                     permit,
                 } => (sealer.seal_output(stream, offset, &data), permit),
+                Out::Ping => {
+                    let fed = tokio::time::timeout(slow, sink.feed(WsMessage::Ping(Bytes::new())));
+                    match fed.await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return WriterEnd::Failed,
+                        Err(_) => return too_slow(&mut sink, slow, &flag).await,
+                    }
+                    next = rx.try_recv().ok();
+                    continue;
+                }
                 Out::Close(code, reason) => {
                     // A courtesy to a peer that is leaving or being sent
                     // away: not answering it is not being too slow.
@@ -162,59 +171,6 @@ pub(crate) async fn run(
     }
     let _ = tokio::time::timeout(SLOW_CLOSE, sink.close()).await;
     WriterEnd::Closed
-}
-
-/// Records that the connection was dropped for not reading, with the
-/// sessions it was streaming.
-pub(crate) fn audit_too_slow(conn: &Conn) {
-    let streams: Vec<u64> = conn
-        .streams
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .keys()
-        .copied()
-        .collect();
-    let sessions: Vec<String> = streams
-        .iter()
-        .filter_map(|s| conn.agent.live.stream_session(conn.id, *s))
-        .collect();
-    // The streams may have ended (cut as too slow) before this runs: then
-    // the session of the last stream opened.
-    let last = conn
-        .last_session
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    let session = sessions.first().or(last.as_ref()).map(String::as_str);
-    // A companion is named by its grant on that session, as elsewhere.
-    let actor = match conn.principal() {
-        Ok(Principal::Companion { grants, .. }) => grants
-            .iter()
-            .find(|g| Some(g.session_id.as_str()) == session)
-            .map(|g| format!("grant:{}", g.grant_id))
-            .unwrap_or_else(|| {
-                Principal::Companion {
-                    key: conn.key,
-                    grants,
-                }
-                .actor()
-            }),
-        Ok(p) => p.actor(),
-        Err(_) => "unknown".into(),
-    };
-    tracing::info!(peer = %conn.peer, conn = conn.id, "dropped a client that stopped reading");
-    conn.agent.store.audit(
-        "too_slow",
-        &actor,
-        session,
-        &format!(
-            "connection from {} dropped: no write progress for {}s ({} streams)",
-            conn.peer,
-            conn.agent.bounds.slow_timeout.as_secs_f32(),
-            streams.len()
-        ),
-        now_secs(),
-    );
 }
 
 #[cfg(test)]

@@ -194,7 +194,7 @@ fn handle(host: &Arc<Host>, msg: ToHost) -> Vec<Vec<u8>> {
             cols,
             ..
         } => {
-            let dir = host.root.join("sessions").join(&id);
+            let dir = crate::layout::session_dir(&host.root, &id);
             if !is_valid_id(&id, "s") || !dir.is_dir() || command.is_empty() {
                 error(HostErrorKind::BadRequest, "invalid session id or command")
             } else if get(&id).is_some() {

@@ -17,7 +17,6 @@ mod conn;
 mod session;
 
 pub(crate) use conn::{read_frame, write_loop};
-pub use session::read_start;
 
 use std::collections::HashMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -30,12 +29,8 @@ use dd_proto::host::encode_control;
 use tokio::net::UnixListener;
 use tokio::sync::{mpsc, watch};
 
+use crate::layout;
 use session::{lock, HostedSession};
-
-/// The host's socket, relative to the state dir.
-pub const SOCKET_FILE: &str = "host.sock";
-/// The host's lock file, relative to the state dir.
-pub const LOCK_FILE: &str = "host.lock";
 
 /// With no running session and no gateway for this long, the host exits.
 pub const IDLE_EXIT: Duration = Duration::from_secs(30);
@@ -60,7 +55,7 @@ pub enum HostError {
 
 /// The path of the host socket for a state dir.
 pub fn socket_path(root: &Path) -> PathBuf {
-    root.join(SOCKET_FILE)
+    layout::host_socket(root)
 }
 
 /// The running host.
@@ -166,7 +161,7 @@ pub async fn run(root: &Path, handle_signals: bool) -> Result<(), HostError> {
         .create(true)
         .truncate(false)
         .write(true)
-        .open(root.join(LOCK_FILE))?;
+        .open(root.join(layout::HOST_LOCK))?;
     if rustix::fs::flock(
         &lock_file,
         rustix::fs::FlockOperation::NonBlockingLockExclusive,

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -21,6 +21,7 @@ use tokio::process::Child;
 use tokio::sync::mpsc;
 
 use super::Host;
+use crate::layout::{tmp_of, START_FILE, TRANSCRIPT_FILE};
 
 /// PTY read buffer size.
 const READ_BUF: usize = 64 * 1024;
@@ -35,10 +36,6 @@ pub(crate) const FSYNC_EVERY: Duration = Duration::from_secs(1);
 /// Input queued for a PTY that is not reading it, per session, before more
 /// is refused.
 const MAX_PENDING_INPUT: usize = 8 * 1024 * 1024;
-
-/// The file that records the first stored transcript offset once the size
-/// cap has dropped older bytes.
-pub(crate) const START_FILE: &str = "transcript.start";
 
 /// What to run.
 pub(crate) struct Spec<'a> {
@@ -73,9 +70,7 @@ pub(crate) struct HostedSession {
     dirty: AtomicBool,
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub(crate) use crate::util::lock;
 
 /// Why a spawn failed.
 pub(crate) enum SpawnError {
@@ -101,7 +96,7 @@ impl HostedSession {
     ) -> Result<Arc<HostedSession>, SpawnError> {
         let transcript = std::fs::OpenOptions::new()
             .append(true)
-            .open(dir.join(crate::mirror::TRANSCRIPT_FILE))
+            .open(dir.join(TRANSCRIPT_FILE))
             .map_err(SpawnError::Io)?;
         let end = transcript.metadata().map_err(SpawnError::Io)?.len();
         let (pty, pts) = pty_process::open().map_err(|e| SpawnError::Io(pty_io(e)))?;
@@ -252,16 +247,8 @@ impl HostedSession {
     }
 }
 
-/// Reads the recorded first stored offset of a transcript (0 if none).
-pub fn read_start(dir: &Path) -> u64 {
-    std::fs::read_to_string(dir.join(START_FILE))
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 fn write_start(dir: &Path, start: u64) -> std::io::Result<()> {
-    let tmp = dir.join(format!("{START_FILE}.tmp"));
+    let tmp = tmp_of(dir, START_FILE);
     let mut f = File::create(&tmp)?;
     writeln!(f, "{start}")?;
     f.sync_all()?;

@@ -2,8 +2,13 @@
 //! signals, quiet periods and the screen into `input_needed` and
 //! `input_cleared` events.
 //!
-//! * An explicit signal (BEL, OSC 9/777/99) raises an event at once, unless
-//!   the prompt waiting now came from the same signal with the same text.
+//! * An explicit signal (BEL, OSC 9/777/99, an agent hook's OSC 6464)
+//!   raises an event at once, unless the prompt waiting now came from the
+//!   same signal with the same text, or it is a bell or notification within
+//!   [`OWNER_ECHO`] of input (the owner's own: Tab completion, vim's Esc).
+//!   A hook's `cleared` clears the waiting prompt.
+//! * A signal raised before its question was drawn is replaced at the first
+//!   quiet point once the screen shows the question and its choices.
 //! * When output has been quiet for the quiet period and no input arrived
 //!   since the last output, the screen is examined ([`super::heuristic`]);
 //!   a question or menu raises an event, unless it is the prompt raised
@@ -29,12 +34,33 @@ use tokio::time::Instant;
 
 use super::heuristic::{analyze, fingerprint, region};
 use super::screen::Screen;
-use super::session::{lock, Session};
 use super::signals::Signal;
 use crate::util::now_secs;
 
 /// Events kept for subscribers that are behind.
 const LOG_LEN: usize = 32;
+
+/// A bell or notification this soon after input is the owner's own
+/// (a Tab completion that found nothing, vim's Esc in normal mode, which
+/// rings up to `timeoutlen`, 1 s by default, after the key): it raises
+/// nothing. Hook signals are exact and always count.
+pub(crate) const OWNER_ECHO: Duration = Duration::from_millis(1500);
+
+/// How long output must pause before a signal's event settles (and is
+/// replaced if the screen now shows its question): shorter than the quiet
+/// period, since the signal already said that the program waits.
+pub(crate) const SIGNAL_SETTLE: Duration = Duration::from_millis(300);
+
+/// How long output must pause before a prompt *with choices* (yes/no,
+/// menus, select lists, buttons, options, fields with a default) is raised:
+/// these patterns are precise enough not to need the full quiet period,
+/// which only bare questions and fields wait for.
+pub(crate) const CHOICES_QUIET: Duration = Duration::from_millis(300);
+
+/// A signal's event that carried no choices is still replaced (rather than
+/// cleared) when the screen shows a question this soon after the signal:
+/// the program rang, then took a moment to draw its question.
+pub(crate) const LATE_DRAW: Duration = Duration::from_secs(3);
 
 /// The agent-wide detection settings, shared by every session and changed
 /// at runtime by `agent.config.set`.
@@ -97,6 +123,8 @@ struct Waiting {
     reference: Option<String>,
     /// Since when the screen differs from `reference` while output flows.
     moved_since: Option<Instant>,
+    /// When it was raised.
+    raised_at: Instant,
 }
 
 /// A session's detection state (inside its state lock).
@@ -107,7 +135,10 @@ pub(crate) struct Prompts {
     log: VecDeque<(u64, u64, PromptEvent)>,
     gen: u64,
     last_output: Instant,
+    last_input: Option<Instant>,
     input_since_output: bool,
+    /// The early check (prompts with choices) ran since the last output.
+    early_checked: bool,
     check_pending: bool,
 }
 
@@ -128,7 +159,9 @@ impl Prompts {
             log: VecDeque::new(),
             gen: 0,
             last_output: Instant::now(),
+            last_input: None,
             input_since_output: false,
+            early_checked: false,
             check_pending: false,
         }
     }
@@ -204,6 +237,7 @@ impl Prompts {
             origin,
             reference: settled,
             moved_since: None,
+            raised_at: Instant::now(),
         });
     }
 
@@ -225,6 +259,7 @@ impl Prompts {
         self.last_output = now;
         self.input_since_output = false;
         self.check_pending = true;
+        self.early_checked = false;
         let mut moved = false;
         if let Some(w) = self.waiting.as_mut() {
             if let Some(r) = &w.reference {
@@ -239,8 +274,17 @@ impl Prompts {
         if moved {
             self.clear(ctx.offset);
         }
+        let owners = self
+            .last_input
+            .is_some_and(|t| now.duration_since(t) < OWNER_ECHO);
         for s in signals {
             let (title, body) = match &s {
+                Signal::HookCleared => {
+                    self.clear(ctx.offset);
+                    continue;
+                }
+                Signal::Hook { title, body } => (title.clone(), body.clone()),
+                _ if owners => continue,
                 Signal::Bel => (String::new(), String::new()),
                 Signal::Notify { title, body, .. } => (title.clone(), body.clone()),
             };
@@ -260,34 +304,92 @@ impl Prompts {
             return false;
         }
         self.input_since_output = true;
+        self.last_input = Some(Instant::now());
         self.clear(offset)
     }
 
     /// When the screen should next be examined, if it should.
     pub(crate) fn deadline(&self, settings: &PromptSettings) -> Option<Instant> {
+        let unsettled = self.waiting.as_ref().is_some_and(|w| w.reference.is_none());
+        let wait = if unsettled {
+            SIGNAL_SETTLE
+        } else if !self.early_checked {
+            CHOICES_QUIET
+        } else {
+            settings.period()
+        };
         self.check_pending
-            .then(|| self.last_output + settings.period())
+            .then(|| self.last_output + wait.min(settings.period()))
     }
 
-    /// Output has been quiet for the period: settle the waiting event or
-    /// clear it if the screen moved on, then run the heuristic. Returns
-    /// true when an event was logged.
-    pub(crate) fn on_quiet(&mut self, ctx: &Ctx<'_>, settings: &PromptSettings) -> bool {
+    /// True once output has been quiet for the whole period (else the
+    /// check due is the early one).
+    pub(crate) fn quiet_for_period(&self, settings: &PromptSettings) -> bool {
+        self.last_output.elapsed() >= settings.period()
+    }
+
+    /// Output has paused: settle the waiting event or clear it if the
+    /// screen moved on, then run the heuristic. `full`: quiet for the whole
+    /// period; otherwise this is the early check, which settles signals
+    /// and raises only prompts with choices. Returns true when an event
+    /// was logged.
+    pub(crate) fn on_quiet(
+        &mut self,
+        ctx: &Ctx<'_>,
+        settings: &PromptSettings,
+        full: bool,
+    ) -> bool {
         let before = self.gen;
-        self.check_pending = false;
+        if full {
+            self.check_pending = false;
+        } else {
+            self.early_checked = true;
+        }
         let lines = region(&ctx.screen.lines());
         let fp = fingerprint(&lines);
         if let Some(w) = self.waiting.as_mut() {
             match &w.reference {
                 None => {
-                    w.reference = Some(fp);
-                    return false;
+                    // A signal sent before its question was drawn: now the
+                    // screen shows it, replace the event with one that
+                    // carries the question and its choices.
+                    let found = analyze(&lines, ctx.screen.application_cursor());
+                    let better = found.is_some_and(|f| {
+                        f.choices != w.event.choices
+                            || (w.event.body.is_empty() && !f.body.is_empty())
+                    });
+                    if better {
+                        let (source, (title, body)) = (w.event.source, w.origin.clone());
+                        self.raise(ctx, source, title, body);
+                    }
+                    if let Some(w) = self.waiting.as_mut() {
+                        w.reference = Some(fp);
+                    }
+                    return self.gen != before;
                 }
                 Some(r) if *r == fp => {
                     w.moved_since = None;
                     return false;
                 }
                 Some(_) => {
+                    let late = w.event.source != PromptSource::Heuristic
+                        && w.event.choices.is_empty()
+                        && w.raised_at.elapsed() < LATE_DRAW;
+                    let found = late
+                        .then(|| analyze(&lines, ctx.screen.application_cursor()))
+                        .flatten();
+                    if found.is_some_and(|f| !f.choices.is_empty()) {
+                        let (source, (title, body)) = (w.event.source, w.origin.clone());
+                        self.raise(ctx, source, title, body);
+                        if let Some(w) = self.waiting.as_mut() {
+                            w.reference = Some(fp);
+                        }
+                        return true;
+                    }
+                    // A change counts at a full quiet point only.
+                    if !full {
+                        return false;
+                    }
                     self.clear(ctx.offset);
                 }
             }
@@ -295,7 +397,7 @@ impl Prompts {
         let eligible = settings.quiet().is_some()
             && !self.input_since_output
             && self.last_fingerprint.as_deref() != Some(fp.as_str())
-            && analyze(&lines, false).is_some();
+            && analyze(&lines, false).is_some_and(|f| full || !f.choices.is_empty());
         if eligible {
             self.raise(ctx, PromptSource::Heuristic, String::new(), String::new());
         }
@@ -338,55 +440,6 @@ pub(crate) fn is_terminal_report(d: &[u8]) -> bool {
         }
     }
     !d.is_empty()
-}
-
-impl Session {
-    /// When the reader should call [`Session::quiet_tick`], if at all.
-    pub(crate) fn quiet_deadline(&self) -> Option<Instant> {
-        lock(&self.state).prompts.deadline(&self.prompt_settings)
-    }
-
-    /// Output has been quiet for the period (called by the reader task).
-    pub(crate) fn quiet_tick(&self) {
-        let changed = {
-            let mut st = lock(&self.state);
-            let fed = self.feed_screen(&mut st);
-            let st = &mut *st;
-            let title = if st.title.is_empty() {
-                self.fixed.name.as_str()
-            } else {
-                st.title.as_str()
-            };
-            match st.screen.as_ref() {
-                Some(screen) => {
-                    let ctx = Ctx {
-                        session: &self.fixed.id,
-                        title,
-                        screen,
-                        offset: st.tail.end(),
-                    };
-                    st.prompts.on_quiet(&ctx, &self.prompt_settings) | fed
-                }
-                None => fed,
-            }
-        };
-        if changed {
-            self.wake.send_replace(());
-        }
-    }
-
-    /// Input is on its way to the PTY: it answers (clears) the waiting
-    /// prompt and cancels a pending heuristic check.
-    pub(crate) fn note_input(&self, data: &[u8]) {
-        let changed = {
-            let mut st = lock(&self.state);
-            let end = st.tail.end();
-            st.prompts.on_input(data, end)
-        };
-        if changed {
-            self.wake.send_replace(());
-        }
-    }
 }
 
 #[cfg(test)]

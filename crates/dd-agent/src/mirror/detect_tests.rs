@@ -38,7 +38,18 @@ impl Rig {
             screen: &self.screen,
             offset: self.offset,
         };
-        self.prompts.on_quiet(&ctx, &self.settings)
+        self.prompts.on_quiet(&ctx, &self.settings, true)
+    }
+
+    /// The early check (before the whole quiet period).
+    fn early(&mut self) -> bool {
+        let ctx = Ctx {
+            session: "s_1",
+            title: "sh",
+            screen: &self.screen,
+            offset: self.offset,
+        };
+        self.prompts.on_quiet(&ctx, &self.settings, false)
     }
 
     /// Every event from generation `from` on, ignoring offsets.
@@ -83,6 +94,13 @@ fn bell_raises_once_and_input_clears() {
     assert!(r.prompts.waiting().is_none());
     assert!(!r.prompts.on_input(b"y", r.offset), "nothing left to clear");
     r.out(b"\x07");
+    assert_eq!(
+        r.events(0).len(),
+        2,
+        "a bell right after input is the owner's"
+    );
+    r.prompts.last_input = Some(Instant::now() - OWNER_ECHO);
+    r.out(b"\x07");
     let ev = r.events(0);
     assert_eq!(ev.len(), 3);
     assert_eq!(ev[1], PromptEvent::Cleared(1));
@@ -111,7 +129,17 @@ fn explicit_events_settle_before_screen_changes_clear_them() {
     // The program draws its question after ringing: not a change yet.
     r.out(b"Apply? [y/N] ");
     assert!(r.prompts.waiting().is_some());
-    assert!(!r.quiet(), "settling logs nothing");
+    assert!(needed(&r.events(0)[0]).choices.is_empty());
+    // Settling replaces the bell's event with one that has the question
+    // and its choices.
+    assert!(r.quiet());
+    let ev = r.events(0);
+    assert_eq!(ev[1], PromptEvent::Cleared(1));
+    let p = needed(&ev[2]);
+    assert_eq!((p.seq, p.source), (2, PromptSource::Bel));
+    assert_eq!(p.body, "Apply? [y/N]");
+    assert_eq!(p.choices.len(), 2);
+    assert!(!r.quiet(), "settled: nothing more");
     r.out(b"\x1b[H"); // cursor moves, screen text unchanged
     assert!(r.prompts.waiting().is_some());
     r.out(b"\r\nworking...");
@@ -121,7 +149,48 @@ fn explicit_events_settle_before_screen_changes_clear_them() {
     );
     assert!(r.quiet());
     assert!(r.prompts.waiting().is_none(), "the screen moved on");
+    assert_eq!(r.events(0)[3], PromptEvent::Cleared(2));
+}
+
+#[test]
+fn a_signal_whose_screen_has_no_question_is_not_replaced() {
+    let mut r = Rig::new();
+    r.out(b"\x1b]9;Build finished\x07");
+    r.out(b"log line\r\n");
+    assert!(!r.quiet());
+    assert_eq!(r.events(0).len(), 1);
+    assert_eq!(r.prompts.waiting().unwrap().body, "Build finished");
+}
+
+#[test]
+fn hook_signals_raise_and_clear_and_ignore_the_owner_window() {
+    let mut r = Rig::new();
+    // Claude Code's permission menu is on screen when its hook fires.
+    r.out("Do you want to proceed?\r\n❯ 1. Yes\r\n  2. No\r\n".as_bytes());
+    assert!(!r.prompts.on_input(b"", r.offset), "empty input is nothing");
+    r.prompts.on_input(b"x", r.offset); // just typed: no owner window for hooks
+    r.out(b"\x1b]6464;needed;t=Q2xhdWRl;b=UGVybWlzc2lvbg\x07");
+    let ev = r.events(0);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    let p = needed(&ev[0]);
+    assert_eq!(
+        (p.source, p.title.as_str(), p.body.as_str()),
+        (PromptSource::Hook, "Claude", "Permission")
+    );
+    assert_eq!(p.choices.len(), 2, "choices read from the screen");
+    // The same hook again changes nothing; a notification now would.
+    r.out(b"\x1b]6464;needed;t=Q2xhdWRl;b=UGVybWlzc2lvbg\x07");
+    assert_eq!(r.events(0).len(), 1);
+    // The turn goes on.
+    r.out(b"\x1b]6464;cleared\x07");
     assert_eq!(r.events(0)[1], PromptEvent::Cleared(1));
+    assert!(r.prompts.waiting().is_none());
+    r.out(b"\x1b]6464;cleared\x07");
+    assert_eq!(r.events(0).len(), 2, "nothing left to clear");
+    // A notification right after input is the owner's: nothing.
+    r.prompts.on_input(b"\t", r.offset);
+    r.out(b"\x1b]9;ding\x07");
+    assert_eq!(r.events(0).len(), 2);
 }
 
 #[test]
@@ -230,4 +299,49 @@ fn terminal_reports() {
     ] {
         assert!(!is_terminal_report(no), "{no:?}");
     }
+}
+
+#[test]
+fn prompts_with_choices_are_raised_at_the_early_check() {
+    let mut r = Rig::new();
+    r.out(b"Continue? [y/N] ");
+    let d = r.prompts.deadline(&r.settings).unwrap();
+    assert!(d <= Instant::now() + CHOICES_QUIET);
+    assert!(r.early(), "yes/no has choices: raised early");
+    assert_eq!(needed(&r.events(0)[0]).choices.len(), 2);
+    assert!(!r.quiet(), "the full check raises nothing more");
+    // A bare question waits for the whole period.
+    let mut r = Rig::new();
+    r.out(b"What is your name? ");
+    assert!(!r.early());
+    assert!(
+        r.prompts.deadline(&r.settings).is_some(),
+        "the full check is still due"
+    );
+    assert!(r.quiet());
+    assert!(needed(&r.events(0)[0]).choices.is_empty());
+    // An early check does not clear a prompt whose screen changed; the full
+    // one does.
+    let mut r = Rig::new();
+    r.out(b"Continue? [y/N] ");
+    assert!(r.early());
+    r.out(b"\r\nworking...");
+    assert!(!r.early());
+    assert!(r.prompts.waiting().is_some());
+    assert!(r.quiet());
+    assert!(r.prompts.waiting().is_none());
+}
+
+#[test]
+fn a_question_drawn_late_replaces_the_signal_at_the_early_check() {
+    let mut r = Rig::new();
+    r.out(b"Tests passed.\r\n\x07");
+    assert!(!r.early(), "settles: nothing on screen to add");
+    r.out(b"Deploy now? [y/N] ");
+    assert!(r.early(), "replaced as soon as output pauses");
+    let ev = r.events(0);
+    assert_eq!(ev[1], PromptEvent::Cleared(1));
+    let p = needed(&ev[2]);
+    assert_eq!((p.source, p.choices.len()), (PromptSource::Bel, 2));
+    assert!(!r.quiet(), "nothing more at the full check");
 }

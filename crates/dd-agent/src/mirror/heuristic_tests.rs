@@ -91,6 +91,9 @@ fn plain_menus() {
             ("pear".into(), b"2\r".to_vec())
         ]
     );
+    // bash's `select`: the question is the line prompt under the items.
+    let f = found("1) apple\n2) pear\nPick one: ").unwrap();
+    assert_eq!(f.body, "Pick one:");
     let f = found("Apply the patch?\n  1. Yes  2. No").unwrap();
     assert_eq!(f.choices.len(), 2);
     assert_eq!(f.choices[1].bytes().unwrap(), b"2\r");
@@ -108,6 +111,150 @@ fn press_enter_and_questions() {
     let f = found("What is your name?").unwrap();
     assert!(f.choices.is_empty());
     assert!(found("[sudo] password for ana:").is_some());
+}
+
+#[test]
+fn select_lists_without_numbers() {
+    // inquirer (npm): the marker on the first item, a hint line below.
+    let f = found("? Pick a color\n❯ red\n  green\n  blue\n↑↓ navigate • ⏎ select").unwrap();
+    assert_eq!(f.body, "Pick a color");
+    assert_eq!(
+        inputs(&f),
+        vec![
+            ("red".into(), b"\r".to_vec()),
+            ("green".into(), b"\x1b[B\r".to_vec()),
+            ("blue".into(), b"\x1b[B\x1b[B\r".to_vec()),
+        ]
+    );
+    // questionary (PyPI): ` » ` marker, moved to the middle, app cursor keys.
+    let screen = "? Pick a fruit (Use arrow keys)\n   apple\n » pear\n   plum";
+    let f = analyze(&region(&lines(screen)), true).unwrap();
+    assert_eq!(f.body, "Pick a fruit");
+    assert_eq!(
+        inputs(&f),
+        vec![
+            ("apple".into(), b"\x1bOA\r".to_vec()),
+            ("pear".into(), b"\r".to_vec()),
+            ("plum".into(), b"\x1bOB\r".to_vec()),
+        ]
+    );
+    // Moving the cursor is the same prompt.
+    assert_eq!(
+        fingerprint(&region(&lines(screen))),
+        fingerprint(&region(&lines(
+            &screen
+                .replace(" » pear", "   pear")
+                .replace("   plum", " » plum")
+        )))
+    );
+    // A bullet list, or a marker with nothing that asks, is no select.
+    assert_eq!(found("Notes:\n* one\n  two"), None);
+    assert_eq!(found("> quoted\n  text"), None);
+    assert_eq!(found("? Pick\n❯ red\n  green\n$ "), None);
+}
+
+#[test]
+fn abbreviated_options_and_git_menus() {
+    let f =
+        found("@@ -1,2 +1,2 @@\n a\n-b\n+c\n(1/1) Stage this hunk [y,n,q,a,d,e,p,?]? ").unwrap();
+    assert_eq!(f.body, "(1/1) Stage this hunk [y,n,q,a,d,e,p,?]?");
+    let labels: Vec<_> = f.choices.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(labels, ["y", "n", "q", "a", "d", "e", "p"]);
+    assert_eq!(f.choices[1].bytes().unwrap(), b"n\r");
+    let f = found("Keep it (a/b/c)?").unwrap();
+    assert_eq!(f.choices.len(), 3);
+    // git clean -i: `1: clean`, several per line, read by `What now>`.
+    let f = found(
+        "*** Commands ***\n    1: clean                2: filter by pattern    3: select by numbers\n    4: ask each             5: quit                 6: help\nWhat now> ",
+    )
+    .unwrap();
+    assert_eq!(f.choices.len(), 6);
+    assert_eq!(
+        (f.choices[4].label.as_str(), f.choices[4].bytes().unwrap()),
+        ("quit", b"5\r".to_vec())
+    );
+    // A REPL's `>>>` reads no menu.
+    assert_eq!(found("1: a\n2: b\n>>> "), None);
+}
+
+#[test]
+fn dialog_and_whiptail_buttons() {
+    let dialog = "\
+┌──────────────────────────────────────┐
+│ Delete the cache?                    │
+│                                      │
+├──────────────────────────────────────┤
+│         < Yes >     < No  >          │
+└──────────────────────────────────────┘";
+    let f = found(dialog).unwrap();
+    assert_eq!(f.body, "Delete the cache?");
+    assert_eq!(
+        inputs(&f),
+        vec![("Yes".into(), b"y".to_vec()), ("No".into(), b"n".to_vec())]
+    );
+    let whiptail = "\
+┌──────────────────────────────────────┐
+│                                      │
+│ Delete the cache?                    │
+│                                      │
+│        <Yes>           <No>          │
+│                                      │
+└──────────────────────────────────────┘";
+    let f = analyze(&region(&lines(whiptail)), true).unwrap();
+    assert_eq!(f.body, "Delete the cache?");
+    assert_eq!(
+        inputs(&f),
+        vec![
+            ("Yes".into(), b"\x1bOD\r".to_vec()),
+            ("No".into(), b"\x1bOD\x1bOC\r".to_vec())
+        ]
+    );
+    assert_eq!(found("<html>\n<body>"), None);
+    assert_eq!(found("a <Yes> b"), None);
+}
+
+#[test]
+fn fields_offer_their_default() {
+    for (screen, default) in [
+        ("package name: (demo) ", "demo"),
+        ("license: (ISC)", "ISC"),
+        ("? Project name (my-app)", "my-app"),
+        (
+            "Enter file in which to save the key (/root/.ssh/id_ed25519): ",
+            "/root/.ssh/id_ed25519",
+        ),
+        ("Is this OK? (yes) ", "yes"),
+    ] {
+        let f = found(screen).unwrap_or_else(|| panic!("{screen:?}"));
+        assert_eq!(
+            inputs(&f),
+            vec![(default.into(), b"\r".to_vec())],
+            "{screen:?}"
+        );
+        assert_eq!(f.body, screen.trim());
+    }
+    for screen in [
+        "Email:",
+        "Enter your email: ",
+        "description: ",
+        "? Your name? ann",
+    ] {
+        let f = found(screen).unwrap_or_else(|| panic!("{screen:?}"));
+        assert!(f.choices.is_empty(), "{screen:?}");
+    }
+    let f = found("Enter passphrase (empty for no passphrase): ").unwrap();
+    assert!(f.choices.is_empty(), "a passphrase has no default");
+    for screen in [
+        "error: could not compile `x`:",
+        "warning: unused import:",
+        "Running 3 tests:",
+        "In [3]:",
+        "http://example.com/a:",
+        "one two three four five six seven eight nine ten eleven:",
+        "$ ls (x)",
+    ] {
+        assert_eq!(found(screen), None, "{screen:?}");
+    }
 }
 
 #[test]

@@ -16,9 +16,9 @@ use dd_proto::host::{
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 
-use super::session::lock;
 use super::{SessionError, SessionManager};
 use crate::host;
+use crate::util::lock;
 
 /// How long a request to the host may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -88,7 +88,7 @@ impl HostLink {
         let stream = if start {
             connect_or_start(root, &cfg.mode).await?
         } else {
-            UnixStream::connect(host::socket_path(root))
+            UnixStream::connect(crate::layout::host_socket(root))
                 .await
                 .map_err(|e| SessionError::Host(format!("no session host answers: {e}")))?
         };
@@ -260,7 +260,7 @@ impl HostLink {
 /// Connects to the host socket; if nothing answers, starts a host and
 /// waits for its socket.
 async fn connect_or_start(root: &Path, mode: &HostMode) -> Result<UnixStream, SessionError> {
-    let path = host::socket_path(root);
+    let path = crate::layout::host_socket(root);
     if let Ok(s) = UnixStream::connect(&path).await {
         return Ok(s);
     }
@@ -277,7 +277,7 @@ async fn connect_or_start(root: &Path, mode: &HostMode) -> Result<UnixStream, Se
             let log = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(root.join("host.log"))?;
+                .open(root.join(crate::layout::HOST_LOG))?;
             use std::os::unix::process::CommandExt;
             let mut child = std::process::Command::new(exe)
                 .arg("session-host")
@@ -304,7 +304,7 @@ async fn connect_or_start(root: &Path, mode: &HostMode) -> Result<UnixStream, Se
             Err(e) if tokio::time::Instant::now() >= deadline => {
                 return Err(SessionError::Host(format!(
                     "the session host did not start ({e}); see {}",
-                    root.join("host.log").display()
+                    root.join(crate::layout::HOST_LOG).display()
                 )))
             }
             Err(_) => {}

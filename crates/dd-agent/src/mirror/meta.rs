@@ -7,10 +7,7 @@ use std::path::Path;
 
 use dd_proto::methods::SessionInfo;
 
-/// The metadata file's name inside a session directory.
-pub(crate) const META_FILE: &str = "meta.json";
-/// The transcript file's name inside a session directory.
-pub(crate) const TRANSCRIPT_FILE: &str = "transcript";
+use crate::layout::{tmp_of, META_FILE};
 
 /// Writes `info` to `<dir>/meta.json` via a temporary file and a rename, so a
 /// reader (or a crash) never sees a half-written file.
@@ -20,7 +17,7 @@ pub(crate) fn write(dir: &Path, info: &SessionInfo) -> std::io::Result<()> {
     // A prompt never outlives the agent: a reloaded session is not running.
     info.waiting = None;
     let json = serde_json::to_vec_pretty(&info).map_err(std::io::Error::other)?;
-    let tmp = dir.join("meta.json.tmp");
+    let tmp = tmp_of(dir, META_FILE);
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create(true)

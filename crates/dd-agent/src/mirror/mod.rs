@@ -47,7 +47,6 @@ mod term_tests;
 pub use detect::PromptSettings;
 pub use error::SessionError;
 pub use host_link::{HostConfig, HostMode, DEFAULT_TRANSCRIPT_CAP};
-pub(crate) use meta::TRANSCRIPT_FILE;
 pub use session::Session;
 pub use stream::{StreamItem, Subscription};
 
@@ -62,6 +61,7 @@ use dd_proto::host::{HostSession, Reply, ToHost};
 use dd_proto::methods::{CreateSession, SessionInfo, SessionStatus};
 use tokio::sync::watch;
 
+use crate::layout;
 use crate::util::{is_valid_id, new_id, now_secs};
 use host_link::HostLink;
 use session::{check_size, lock, Control, Fixed, State};
@@ -89,7 +89,7 @@ impl SessionManager {
     /// not know become `lost`. Unreadable session directories are skipped
     /// with a warning.
     pub async fn open(root: &Path, host: HostConfig) -> Result<Arc<SessionManager>, SessionError> {
-        let dir = root.join("sessions");
+        let dir = layout::sessions_dir(root);
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -402,7 +402,7 @@ fn bad(msg: impl Into<String>) -> SessionError {
 /// Creates the empty transcript (0600) for the host to append to, and
 /// returns a read handle on it.
 fn create_transcript(dir: &Path) -> std::io::Result<fs::File> {
-    let path = dir.join(meta::TRANSCRIPT_FILE);
+    let path = dir.join(layout::TRANSCRIPT_FILE);
     fs::OpenOptions::new()
         .append(true)
         .create_new(true)
@@ -452,7 +452,7 @@ fn load(dir: &Path, id: &str) -> Result<Session, SessionError> {
     if info.id != id {
         return Err(bad(format!("meta.json names {:?}", info.id)));
     }
-    let transcript = fs::File::open(dir.join(meta::TRANSCRIPT_FILE))?;
+    let transcript = fs::File::open(dir.join(layout::TRANSCRIPT_FILE))?;
     let end = transcript.metadata()?.len();
     let status = info.status;
     let rows = info.rows.clamp(1, session::MAX_DIM);
@@ -460,7 +460,7 @@ fn load(dir: &Path, id: &str) -> Result<Session, SessionError> {
     let mut state = new_state(Tail::new(end), rows, cols, status);
     // The screen of a session still running is rebuilt when it is adopted.
     state.screen = None;
-    state.first = crate::host::read_start(dir);
+    state.first = layout::read_start(dir);
     state.exit_code = info.exit_code;
     state.title = info.title.clone();
     let fixed = Fixed {

@@ -5,19 +5,18 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use dd_proto::host::{HostSignal, ToHost};
-use dd_proto::methods::{Resume, SessionInfo, SessionStatus};
+use dd_proto::methods::{SessionInfo, SessionStatus};
 use tokio::sync::watch;
 
 use super::backlog::Backlog;
 use super::detect::{PromptEvent, PromptSettings, Prompts};
 use super::host_link::HostLink;
 use super::screen::Screen;
-use super::stream::{StreamItem, Subscription};
 use super::tail::Tail;
 use super::{meta, SessionError};
 
@@ -110,11 +109,7 @@ pub struct Session {
     pub(crate) screen_kick: Arc<tokio::sync::Notify>,
 }
 
-/// Locks a mutex, ignoring poisoning (state stays consistent: every
-/// critical section is panic-free by construction).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub(crate) use crate::util::lock;
 
 /// Checks a PTY size.
 pub(crate) fn check_size(rows: u16, cols: u16) -> Result<(), SessionError> {
@@ -218,92 +213,6 @@ impl Session {
         Ok(())
     }
 
-    /// Opens a stream of this session's output, starting as `resume` says.
-    /// Works on ended sessions too: the transcript, then `Exited`.
-    pub fn attach(self: &Arc<Self>, resume: Resume) -> Result<Subscription, SessionError> {
-        let live = resume == Resume::Live;
-        let resume = if live { Resume::Screen } else { resume };
-        if resume == Resume::Screen && lock(&self.state).screen.is_none() {
-            let screen = self.rebuild_screen()?;
-            let mut st = lock(&self.state);
-            if st.screen.is_none() {
-                st.screen = Some(screen);
-            }
-        }
-        let rx = self.wake.subscribe();
-        let mut st = lock(&self.state);
-        if resume == Resume::Screen && self.feed_screen(&mut st) {
-            self.wake.send_replace(());
-        }
-        let end = st.tail.end();
-        let (next, first) = match resume {
-            Resume::Offset { offset } if offset > end => {
-                return Err(SessionError::BadRequest(format!(
-                    "offset {offset} is beyond the end of the transcript ({end})"
-                )));
-            }
-            // An offset older than the oldest kept byte gets a `Dropped`
-            // item first (see `step`).
-            Resume::Offset { offset } => (offset, None),
-            Resume::Tail { bytes } => (end.saturating_sub(bytes), None),
-            Resume::Screen | Resume::Live => (end, Some(Self::snapshot_locked(&st))),
-        };
-        self.clients.fetch_add(1, Ordering::Relaxed);
-        Ok(Subscription::new(
-            Arc::clone(self),
-            rx,
-            next,
-            (st.meta_gen, st.prompts.gen()),
-            first,
-            false,
-        )
-        .live(live))
-    }
-
-    /// The screen as it stands at the end of the transcript (the caller
-    /// brought it up to date).
-    fn snapshot_locked(st: &State) -> StreamItem {
-        StreamItem::Snapshot {
-            offset: st.tail.end(),
-            rows: st.rows,
-            cols: st.cols,
-            data: st.screen.as_ref().map(Screen::repaint).unwrap_or_default(),
-        }
-    }
-
-    /// For a live-mode stream at `next`: a fresh snapshot of the present
-    /// when the stream is more than `bound` bytes behind the end (the
-    /// stream then goes on from the snapshot's offset), else None.
-    pub(crate) fn live_resync(&self, next: u64, bound: u64) -> Option<StreamItem> {
-        let mut st = lock(&self.state);
-        if st.tail.end().saturating_sub(next) <= bound || st.screen.is_none() {
-            return None;
-        }
-        let fed = self.feed_screen(&mut st);
-        let snap = Self::snapshot_locked(&st);
-        drop(st);
-        if fed {
-            self.wake.send_replace(());
-        }
-        Some(snap)
-    }
-
-    /// Opens an events-only stream: metadata changes, input-needed and
-    /// input-cleared events from now on, then `Exited`; no output.
-    pub fn events(self: &Arc<Self>) -> Subscription {
-        let rx = self.wake.subscribe();
-        let st = lock(&self.state);
-        self.clients.fetch_add(1, Ordering::Relaxed);
-        Subscription::new(
-            Arc::clone(self),
-            rx,
-            st.tail.end(),
-            (st.meta_gen, st.prompts.gen()),
-            None,
-            true,
-        )
-    }
-
     /// Rebuilds the screen of a running session this gateway adopts from
     /// the session host (a failure leaves a blank screen).
     pub(crate) fn adopt_screen(&self) {
@@ -320,7 +229,7 @@ impl Session {
 
     /// Rebuilds the screen of a session loaded from disk from the end of
     /// its transcript.
-    fn rebuild_screen(&self) -> Result<Screen, SessionError> {
+    pub(crate) fn rebuild_screen(&self) -> Result<Screen, SessionError> {
         let (end, rows, cols) = {
             let st = lock(&self.state);
             (st.tail.end(), st.rows, st.cols)
@@ -431,7 +340,15 @@ impl Session {
             screen,
             offset: st.tail.end(),
         };
+        let before = st.prompts.deadline(&self.prompt_settings);
         st.prompts.on_output(&ctx, signals, &self.prompt_settings);
+        // Output usually moves the check later; after an early check or a
+        // signal it can move it earlier: wake the reader task so it does
+        // not sleep to the old deadline.
+        let after = st.prompts.deadline(&self.prompt_settings);
+        if after.is_some_and(|a| before.is_none_or(|b| a < b)) {
+            self.screen_kick.notify_one();
+        }
         true
     }
 
@@ -623,6 +540,57 @@ impl Session {
     pub(crate) fn persist(&self, info: &SessionInfo) {
         if let Err(e) = meta::write(&self.dir, info) {
             tracing::warn!(session = %self.fixed.id, error = %e, "cannot write session meta");
+        }
+    }
+}
+
+/// Prompt detection's hooks (see [`super::detect`]).
+impl Session {
+    /// When the reader should call [`Session::quiet_tick`], if at all.
+    pub(crate) fn quiet_deadline(&self) -> Option<tokio::time::Instant> {
+        lock(&self.state).prompts.deadline(&self.prompt_settings)
+    }
+
+    /// Output has been quiet for the period (called by the reader task).
+    pub(crate) fn quiet_tick(&self) {
+        let changed = {
+            let mut st = lock(&self.state);
+            let fed = self.feed_screen(&mut st);
+            let st = &mut *st;
+            let title = if st.title.is_empty() {
+                self.fixed.name.as_str()
+            } else {
+                st.title.as_str()
+            };
+            match st.screen.as_ref() {
+                Some(screen) => {
+                    let ctx = super::detect::Ctx {
+                        session: &self.fixed.id,
+                        title,
+                        screen,
+                        offset: st.tail.end(),
+                    };
+                    let full = st.prompts.quiet_for_period(&self.prompt_settings);
+                    st.prompts.on_quiet(&ctx, &self.prompt_settings, full) | fed
+                }
+                None => fed,
+            }
+        };
+        if changed {
+            self.wake.send_replace(());
+        }
+    }
+
+    /// Input is on its way to the PTY: it answers (clears) the waiting
+    /// prompt and cancels a pending heuristic check.
+    pub(crate) fn note_input(&self, data: &[u8]) {
+        let changed = {
+            let mut st = lock(&self.state);
+            let end = st.tail.end();
+            st.prompts.on_input(data, end)
+        };
+        if changed {
+            self.wake.send_replace(());
         }
     }
 }

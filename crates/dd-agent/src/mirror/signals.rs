@@ -1,7 +1,8 @@
-//! Explicit "look at me" signals a program sends its terminal: BEL and the
-//! desktop-notification OSC sequences (9, 777, 99). The vt100 parser finds
-//! them (so a BEL that ends an OSC sequence is not a bell); this module
-//! turns an OSC's parameters into a [`Signal`].
+//! Explicit "look at me" signals a program sends its terminal: BEL, the
+//! desktop-notification OSC sequences (9, 777, 99) and dd's own OSC 6464
+//! that `dd-client hook` writes for an agent's hooks. The vt100 parser
+//! finds them (so a BEL that ends an OSC sequence is not a bell); this
+//! module turns an OSC's parameters into a [`Signal`].
 
 use base64::Engine;
 use dd_proto::methods::PromptSource;
@@ -23,11 +24,24 @@ pub(crate) enum Kind {
     Osc99,
 }
 
+/// dd's own OSC number (`d` is 0x64): `ESC ] 6464 ; needed ; t=B64 ; b=B64
+/// ST` and `ESC ] 6464 ; cleared ST`, written by `dd-client hook`.
+pub(crate) const DD_OSC: &[u8] = b"6464";
+
 /// One signal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Signal {
     /// A bell outside any escape sequence.
     Bel,
+    /// An agent's hook says it waits for the user (OSC 6464 `needed`).
+    Hook {
+        /// Its title (the agent's name, or empty).
+        title: String,
+        /// The agent's own message.
+        body: String,
+    },
+    /// An agent's hook says its turn goes on (OSC 6464 `cleared`).
+    HookCleared,
     /// A desktop notification.
     Notify {
         /// Which sequence carried it.
@@ -54,6 +68,7 @@ impl Signal {
     pub(crate) fn source(&self) -> PromptSource {
         match self {
             Signal::Bel => PromptSource::Bel,
+            Signal::Hook { .. } | Signal::HookCleared => PromptSource::Hook,
             Signal::Notify { kind, .. } => match kind {
                 Kind::Osc9 => PromptSource::Osc9,
                 Kind::Osc777 => PromptSource::Osc777,
@@ -125,6 +140,39 @@ pub(crate) fn from_osc(params: &[&[u8]], kitty: &mut KittyAssembler) -> Option<S
             })
         }
         b"99" => kitty.chunk(rest),
+        DD_OSC => hook(rest),
+        _ => None,
+    }
+}
+
+/// OSC 6464's parameters: `needed` with optional `t=` (title) and `b=`
+/// (body) in base64 (standard alphabet, padding optional; a value that
+/// does not decode is dropped), or `cleared`. Unknown keys are ignored so
+/// later versions can add some.
+fn hook(rest: &[&[u8]]) -> Option<Signal> {
+    let (&verb, params) = rest.split_first()?;
+    match verb {
+        b"cleared" => Some(Signal::HookCleared),
+        b"needed" => {
+            let (mut title, mut body) = (String::new(), String::new());
+            for p in params {
+                let (key, value) = match p.iter().position(|&b| b == b'=') {
+                    Some(i) => (&p[..i], &p[i + 1..]),
+                    None => continue,
+                };
+                let value: Vec<u8> = value.iter().copied().filter(|&b| b != b'=').collect();
+                let Ok(text) = base64::engine::general_purpose::STANDARD_NO_PAD.decode(value)
+                else {
+                    continue;
+                };
+                match key {
+                    b"t" => title = clean(&text),
+                    b"b" => body = clean(&text),
+                    _ => {}
+                }
+            }
+            Some(Signal::Hook { title, body })
+        }
         _ => None,
     }
 }
@@ -227,6 +275,37 @@ mod tests {
         assert_eq!(osc("777", k), None);
         assert_eq!(osc("1337;File=x", k), None);
         assert_eq!(osc("", k), None);
+    }
+
+    #[test]
+    fn dd_hook_sequences() {
+        let k = &mut KittyAssembler::default();
+        let hook = |t: &str, b: &str| Signal::Hook {
+            title: t.into(),
+            body: b.into(),
+        };
+        // "Claude Code" / "Claude needs your permission to use Bash"
+        assert_eq!(
+            osc(
+                "6464;needed;t=Q2xhdWRlIENvZGU=;b=Q2xhdWRlIG5lZWRzIHlvdXIgcGVybWlzc2lvbiB0byB1c2UgQmFzaA",
+                k
+            ),
+            Some(hook(
+                "Claude Code",
+                "Claude needs your permission to use Bash"
+            ))
+        );
+        assert_eq!(osc("6464;needed", k), Some(hook("", "")));
+        // Unknown keys, bare words and bad base64 are ignored; control
+        // characters in the decoded text are removed.
+        assert_eq!(
+            osc("6464;needed;x=1;junk;t=!!;b=YQdi", k),
+            Some(hook("", "ab"))
+        );
+        assert_eq!(osc("6464;cleared", k), Some(Signal::HookCleared));
+        assert_eq!(osc("6464;other", k), None);
+        assert_eq!(osc("6464", k), None);
+        assert_eq!(Signal::HookCleared.source(), PromptSource::Hook);
     }
 
     #[test]

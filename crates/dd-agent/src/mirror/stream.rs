@@ -9,8 +9,12 @@ use bytes::Bytes;
 use dd_proto::methods::{InputNeeded, SessionInfo};
 use tokio::sync::watch;
 
+use dd_proto::methods::Resume;
+
 use super::detect::PromptEvent;
-use super::session::{Session, Step};
+use super::screen::Screen;
+use super::session::{lock, Session, State, Step};
+use super::SessionError;
 
 /// One item of an attach stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -234,5 +238,94 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.session.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Opening streams of a session.
+impl Session {
+    /// Opens a stream of this session's output, starting as `resume` says.
+    /// Works on ended sessions too: the transcript, then `Exited`.
+    pub fn attach(self: &Arc<Self>, resume: Resume) -> Result<Subscription, SessionError> {
+        let live = resume == Resume::Live;
+        let resume = if live { Resume::Screen } else { resume };
+        if resume == Resume::Screen && lock(&self.state).screen.is_none() {
+            let screen = self.rebuild_screen()?;
+            let mut st = lock(&self.state);
+            if st.screen.is_none() {
+                st.screen = Some(screen);
+            }
+        }
+        let rx = self.wake.subscribe();
+        let mut st = lock(&self.state);
+        if resume == Resume::Screen && self.feed_screen(&mut st) {
+            self.wake.send_replace(());
+        }
+        let end = st.tail.end();
+        let (next, first) = match resume {
+            Resume::Offset { offset } if offset > end => {
+                return Err(SessionError::BadRequest(format!(
+                    "offset {offset} is beyond the end of the transcript ({end})"
+                )));
+            }
+            // An offset older than the oldest kept byte gets a `Dropped`
+            // item first (see `step`).
+            Resume::Offset { offset } => (offset, None),
+            Resume::Tail { bytes } => (end.saturating_sub(bytes), None),
+            Resume::Screen | Resume::Live => (end, Some(Self::snapshot_locked(&st))),
+        };
+        self.clients.fetch_add(1, Ordering::Relaxed);
+        Ok(Subscription::new(
+            Arc::clone(self),
+            rx,
+            next,
+            (st.meta_gen, st.prompts.gen()),
+            first,
+            false,
+        )
+        .live(live))
+    }
+
+    /// The screen as it stands at the end of the transcript (the caller
+    /// brought it up to date).
+    fn snapshot_locked(st: &State) -> StreamItem {
+        StreamItem::Snapshot {
+            offset: st.tail.end(),
+            rows: st.rows,
+            cols: st.cols,
+            data: st.screen.as_ref().map(Screen::repaint).unwrap_or_default(),
+        }
+    }
+
+    /// For a live-mode stream at `next`: a fresh snapshot of the present
+    /// when the stream is more than `bound` bytes behind the end (the
+    /// stream then goes on from the snapshot's offset), else None.
+    pub(crate) fn live_resync(&self, next: u64, bound: u64) -> Option<StreamItem> {
+        let mut st = lock(&self.state);
+        if st.tail.end().saturating_sub(next) <= bound || st.screen.is_none() {
+            return None;
+        }
+        let fed = self.feed_screen(&mut st);
+        let snap = Self::snapshot_locked(&st);
+        drop(st);
+        if fed {
+            self.wake.send_replace(());
+        }
+        Some(snap)
+    }
+
+    /// Opens an events-only stream: metadata changes, input-needed and
+    /// input-cleared events from now on, then `Exited`; no output.
+    pub fn events(self: &Arc<Self>) -> Subscription {
+        let rx = self.wake.subscribe();
+        let st = lock(&self.state);
+        self.clients.fetch_add(1, Ordering::Relaxed);
+        Subscription::new(
+            Arc::clone(self),
+            rx,
+            st.tail.end(),
+            (st.meta_gen, st.prompts.gen()),
+            None,
+            true,
+        )
     }
 }

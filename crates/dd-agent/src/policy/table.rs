@@ -1,8 +1,7 @@
 //! The capability table (v1), as data: one row per operation, one column
 //! per kind of principal. [`super::authorize`] is its only interpreter.
 
-use dd_proto::methods as m;
-use dd_proto::ErrorCode;
+use dd_proto::{ErrorCode, Method};
 
 /// What is being asked: derived from the method name and its target session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,7 +74,7 @@ impl std::fmt::Display for Rule {
             Rule::Allow => f.write_str("yes"),
             Rule::OwnSession => f.write_str("its session"),
             Rule::AnyGrant => f.write_str("with a live grant"),
-            Rule::Deny(code, why) => write!(f, "no ({code}: {why})"),
+            Rule::Deny(code, _) => write!(f, "`{code}`"),
         }
     }
 }
@@ -86,7 +85,9 @@ pub struct Capability {
     /// The operation.
     pub op: Operation,
     /// The method it comes from.
-    pub method: &'static str,
+    pub method: Method,
+    /// What it is, in a few words (for the docs).
+    pub what: &'static str,
     /// For an owner device.
     pub owner: Rule,
     /// For a companion whose grant allows input.
@@ -108,10 +109,11 @@ const F: ErrorCode = ErrorCode::Forbidden;
 const U: Rule = Rule::Deny(ErrorCode::Unauthorized, NOT_ENROLLED);
 const OWNER: Rule = Rule::Deny(F, OWNER_ONLY);
 
-const fn owner_only(op: Operation, method: &'static str) -> Capability {
+const fn owner_only(op: Operation, method: Method, what: &'static str) -> Capability {
     Capability {
         op,
         method,
+        what,
         owner: Rule::Allow,
         companion: OWNER,
         read_only: OWNER,
@@ -121,13 +123,15 @@ const fn owner_only(op: Operation, method: &'static str) -> Capability {
 
 const fn companion(
     op: Operation,
-    method: &'static str,
+    method: Method,
+    what: &'static str,
     companion: Rule,
     read_only: Rule,
 ) -> Capability {
     Capability {
         op,
         method,
+        what,
         owner: Rule::Allow,
         companion,
         read_only,
@@ -140,65 +144,96 @@ const fn companion(
 /// redeem a link. `grant.revoke` appears twice: the `own: false` row first,
 /// which is what the method alone maps to.
 pub const CAPABILITIES: &[Capability] = {
+    use Method as M;
     use Operation as O;
-    use Rule::{AnyGrant, OwnSession};
+    use Rule::{AnyGrant, Deny, OwnSession};
     &[
-        owner_only(O::SessionList, m::SESSION_LIST),
-        owner_only(O::SessionCreate, m::SESSION_CREATE),
-        companion(O::SessionMeta, m::SESSION_META, OwnSession, OwnSession),
-        companion(O::SessionAttach, m::SESSION_ATTACH, OwnSession, OwnSession),
-        companion(O::SessionEvents, m::SESSION_EVENTS, OwnSession, OwnSession),
+        owner_only(O::SessionList, M::SessionList, "list sessions"),
+        owner_only(O::SessionCreate, M::SessionCreate, "create a session"),
+        companion(
+            O::SessionMeta,
+            M::SessionMeta,
+            "session metadata, with the prompt it waits on",
+            OwnSession,
+            OwnSession,
+        ),
+        companion(
+            O::SessionAttach,
+            M::SessionAttach,
+            "attach: output, replay, screen, input-needed events",
+            OwnSession,
+            OwnSession,
+        ),
+        companion(
+            O::SessionEvents,
+            M::SessionEvents,
+            "input-needed events only",
+            OwnSession,
+            OwnSession,
+        ),
         companion(
             O::SessionInput,
-            m::SESSION_INPUT,
+            M::SessionInput,
+            "send input, prompt answers (also input on a stream)",
             OwnSession,
-            Rule::Deny(F, READ_ONLY),
+            Deny(F, READ_ONLY),
         ),
         companion(
             O::SessionResize,
-            m::SESSION_RESIZE,
-            Rule::Deny(F, NO_RESIZE),
-            Rule::Deny(F, NO_RESIZE),
+            M::SessionResize,
+            "resize the PTY",
+            Deny(F, NO_RESIZE),
+            Deny(F, NO_RESIZE),
         ),
-        companion(O::SessionDetach, m::SESSION_DETACH, AnyGrant, AnyGrant),
-        owner_only(O::SessionClose, m::SESSION_CLOSE),
+        companion(
+            O::SessionDetach,
+            M::SessionDetach,
+            "detach a stream of this connection",
+            AnyGrant,
+            AnyGrant,
+        ),
+        owner_only(O::SessionClose, M::SessionClose, "close a session"),
         Capability {
             op: O::EnrollRedeem,
-            method: m::ENROLL_REDEEM,
+            method: M::EnrollRedeem,
+            what: "redeem an enrollment token",
             owner: Rule::Allow,
-            companion: Rule::Deny(F, NO_ENROLL),
-            read_only: Rule::Deny(F, NO_ENROLL),
+            companion: Deny(F, NO_ENROLL),
+            read_only: Deny(F, NO_ENROLL),
             unknown: Rule::Allow,
         },
         Capability {
             op: O::PairRedeem,
-            method: m::PAIR_REDEEM,
+            method: M::PairRedeem,
+            what: "redeem a pairing token",
             owner: Rule::Allow,
             companion: Rule::Allow,
             read_only: Rule::Allow,
             unknown: Rule::Allow,
         },
-        owner_only(O::DeviceList, m::DEVICE_LIST),
-        owner_only(O::DeviceRevoke, m::DEVICE_REVOKE),
-        owner_only(O::ConfigGet, m::AGENT_CONFIG_GET),
-        owner_only(O::ConfigSet, m::AGENT_CONFIG_SET),
-        owner_only(O::PairCreate, m::PAIR_CREATE),
-        owner_only(O::PairCancel, m::PAIR_CANCEL),
-        owner_only(O::PairStatus, m::PAIR_STATUS),
-        owner_only(O::GrantList, m::GRANT_LIST),
+        owner_only(O::DeviceList, M::DeviceList, "list owner devices"),
+        owner_only(O::DeviceRevoke, M::DeviceRevoke, "revoke an owner device"),
+        owner_only(O::ConfigGet, M::ConfigGet, "read the agent config"),
+        owner_only(O::ConfigSet, M::ConfigSet, "change the agent config"),
+        owner_only(O::PairCreate, M::PairCreate, "make a pairing link"),
+        owner_only(O::PairCancel, M::PairCancel, "cancel a pairing token"),
+        owner_only(O::PairStatus, M::PairStatus, "a pairing token's status"),
+        owner_only(O::GrantList, M::GrantList, "list a session's grants"),
         companion(
             O::GrantRevoke { own: false },
-            m::GRANT_REVOKE,
-            Rule::Deny(F, OWN_GRANT_ONLY),
-            Rule::Deny(F, OWN_GRANT_ONLY),
+            M::GrantRevoke,
+            "revoke another's grant, or all",
+            Deny(F, OWN_GRANT_ONLY),
+            Deny(F, OWN_GRANT_ONLY),
         ),
         companion(
             O::GrantRevoke { own: true },
-            m::GRANT_REVOKE,
+            M::GrantRevoke,
+            "revoke its own grant",
             OwnSession,
             OwnSession,
         ),
-        owner_only(O::AuditList, m::AUDIT_LIST),
+        owner_only(O::AuditList, M::AuditList, "read the audit log"),
     ]
 };
 
@@ -210,27 +245,41 @@ pub fn capability(op: Operation) -> &'static Capability {
         .expect("every operation has a row in CAPABILITIES")
 }
 
-/// The operation a method name asks for; `None` for an unknown method.
+/// The operation a method asks for, from the method alone.
 /// `grant.revoke` maps to `GrantRevoke { own: false }`; use
-/// [`super::grant_revoke_operation`] once the parameters are known.
-pub fn operation_for(method: &str) -> Option<Operation> {
+/// [`super::operation`] once the parameters are known.
+pub fn operation_for(method: Method) -> Operation {
     CAPABILITIES
         .iter()
         .find(|c| c.method == method)
         .map(|c| c.op)
+        .expect("every method has a row in CAPABILITIES")
 }
 
-/// The table as Markdown, for the docs.
+/// The table as Markdown: the capability table of `docs/security.md`,
+/// which a test keeps equal to this, byte for byte.
 pub fn capability_table_markdown() -> String {
     let mut out = String::from(
-        "| method | operation | owner | companion | read-only companion | unknown key |\n\
+        "| method | what | owner | companion | read-only companion | unknown key |\n\
          |---|---|---|---|---|---|\n",
     );
+    let mut refusals: Vec<(ErrorCode, &str)> = Vec::new();
     for c in CAPABILITIES {
         out.push_str(&format!(
-            "| `{}` | {:?} | {} | {} | {} | {} |\n",
-            c.method, c.op, c.owner, c.companion, c.read_only, c.unknown
+            "| `{}` | {} | {} | {} | {} | {} |\n",
+            c.method, c.what, c.owner, c.companion, c.read_only, c.unknown
         ));
+        for rule in [c.owner, c.companion, c.read_only, c.unknown] {
+            if let Rule::Deny(code, why) = rule {
+                if !refusals.contains(&(code, why)) {
+                    refusals.push((code, why));
+                }
+            }
+        }
+    }
+    out.push_str("\n| refusal | message |\n|---|---|\n");
+    for (code, why) in refusals {
+        out.push_str(&format!("| `{code}` | {why} |\n"));
     }
     out
 }

@@ -2,7 +2,8 @@
 //! real store.
 
 use super::*;
-use dd_proto::methods::{self as m, Op};
+use dd_proto::methods::Op;
+use dd_proto::{Method, Request};
 use ErrorCode as C;
 use Operation as O;
 
@@ -303,16 +304,15 @@ fn handshake() {
 
 #[test]
 fn methods_map_to_operations() {
-    for method in m::ALL_METHODS {
-        assert!(operation_for(method).is_some(), "{method}");
+    for method in Method::ALL {
+        let op = operation_for(*method);
+        assert_eq!(capability(op).method, *method, "{method}");
     }
     assert_eq!(
-        operation_for(m::GRANT_REVOKE),
-        Some(O::GrantRevoke { own: false })
+        operation_for(Method::GrantRevoke),
+        O::GrantRevoke { own: false }
     );
-    assert_eq!(operation_for(m::SESSION_INPUT), Some(O::SessionInput));
-    assert_eq!(operation_for("session.explode"), None);
-    assert_eq!(operation_for(""), None);
+    assert_eq!(operation_for(Method::SessionInput), O::SessionInput);
     // Every operation has exactly one row.
     for op in ALL_OPS {
         assert_eq!(
@@ -329,8 +329,124 @@ fn methods_map_to_operations() {
         }
     }
     let md = capability_table_markdown();
-    assert_eq!(md.lines().count(), 2 + CAPABILITIES.len());
+    let rows = md.lines().take_while(|l| !l.is_empty()).count();
+    assert_eq!(rows, 2 + CAPABILITIES.len());
     assert!(md.contains("phones never resize"));
+}
+
+/// Markers around the generated table in docs/security.md.
+const DOC_BEGIN: &str =
+    "<!-- capability table: generated from crates/dd-agent/src/policy/table.rs -->\n";
+const DOC_END: &str = "<!-- end of capability table -->\n";
+
+/// docs/security.md carries the table exactly as the policy renders it.
+/// After changing the table, run this test with `DD_BLESS=1` to rewrite
+/// the doc's section.
+#[test]
+fn security_doc_shows_this_table() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/security.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let start = doc
+        .find(DOC_BEGIN)
+        .expect("begin marker in docs/security.md")
+        + DOC_BEGIN.len();
+    let end = start
+        + doc[start..]
+            .find(DOC_END)
+            .expect("end marker in docs/security.md");
+    let want = capability_table_markdown();
+    if std::env::var_os("DD_BLESS").is_some() {
+        let fresh = format!("{}{want}{}", &doc[..start], &doc[end..]);
+        std::fs::write(&path, fresh).unwrap();
+        return;
+    }
+    assert!(
+        doc[start..end] == want,
+        "docs/security.md's capability table differs from the policy table; \
+         rerun with DD_BLESS=1 to rewrite it. It should read:\n{want}"
+    );
+}
+
+#[test]
+fn the_gate_decides_every_kind_of_ask() {
+    use dd_proto::methods::{GrantRevoke, SessionRef};
+    let c = companion(vec![grant("g_1", S, false, NOW + 60, None)]);
+    let ro = companion(vec![grant("g_1", S, true, NOW + 60, None)]);
+    let unknown = Principal::Unknown { key: [2; 32] };
+    let code = |p: &Principal, ask: Ask| decide(p, &ask, NOW).map(|_| ()).map_err(|d| d.code);
+
+    // Connect is the handshake check.
+    assert_eq!(code(&c, Ask::Connect), Ok(()));
+    let dead = companion(vec![grant("g_1", S, false, NOW, None)]);
+    assert_eq!(code(&dead, Ask::Connect), Err(C::Expired));
+
+    // A request: its operation on the session it names.
+    let meta = Request::SessionMeta(SessionRef { session: S.into() });
+    let scope = decide(&c, &Ask::Request(&meta), NOW).unwrap();
+    assert_eq!(scope.actor(&c), "grant:g_1");
+    assert_eq!(
+        scope.lease(),
+        Some(Lease {
+            grant_id: "g_1".into(),
+            expires_at: NOW + 60
+        })
+    );
+    let other = Request::SessionMeta(SessionRef {
+        session: OTHER.into(),
+    });
+    assert_eq!(code(&c, Ask::Request(&other)), Err(C::Forbidden));
+    // Revoking: its own grant yes, another's no.
+    let revoke = |grant_id: &str| {
+        Request::GrantRevoke(GrantRevoke {
+            session: S.into(),
+            grant_id: Some(grant_id.into()),
+            all: false,
+        })
+    };
+    assert_eq!(code(&c, Ask::Request(&revoke("g_1"))), Ok(()));
+    assert_eq!(code(&c, Ask::Request(&revoke("g_9"))), Err(C::Forbidden));
+
+    // Undecodable params: allowed (to be answered bad_request) where the
+    // method is open to the principal, refused where it is not.
+    assert_eq!(code(&c, Ask::Undecodable(Method::SessionMeta)), Ok(()));
+    assert_eq!(
+        code(&c, Ask::Undecodable(Method::SessionList)),
+        Err(C::Forbidden)
+    );
+    let d = decide(&unknown, &Ask::Undecodable(Method::SessionMeta), NOW).unwrap_err();
+    assert_eq!(d.code, C::Unauthorized);
+    assert!(d.closes_connection());
+
+    // Stream input: as session.input on the stream's session.
+    assert_eq!(code(&c, Ask::StreamInput { session: S }), Ok(()));
+    let d = decide(&ro, &Ask::StreamInput { session: S }, NOW).unwrap_err();
+    assert_eq!(d.code, C::Forbidden);
+    assert!(!d.closes_connection());
+    assert_eq!(
+        code(&c, Ask::StreamInput { session: OTHER }),
+        Err(C::Forbidden)
+    );
+
+    // How asks are named in audit records.
+    assert_eq!(Ask::Connect.name(), "handshake");
+    assert_eq!(Ask::Request(&meta).name(), "session.meta");
+    assert_eq!(Ask::Request(&meta).session(), Some(S));
+    assert_eq!(Ask::StreamInput { session: S }.name(), "input");
+    assert_eq!(Ask::Undecodable(Method::PairCreate).session(), None);
+
+    // Owners' scopes name the device and bind streams to nothing.
+    let owner = Principal::Owner {
+        device_id: "d_1".into(),
+    };
+    let scope = decide(&owner, &Ask::Request(&meta), NOW).unwrap();
+    assert_eq!(
+        (scope.actor(&owner), scope.lease()),
+        ("device:d_1".into(), None)
+    );
+    assert_eq!(owner.device_id(), Some("d_1"));
+    assert_eq!(c.device_id(), None);
+    assert_eq!(c.actor_on(Some(S)), "grant:g_1");
+    assert!(c.actor_on(Some(OTHER)).starts_with("key:"));
 }
 
 #[test]

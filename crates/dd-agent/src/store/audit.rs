@@ -13,12 +13,98 @@ pub const MAX_AUDIT_LIMIT: u32 = 1000;
 /// The longest detail kept, in characters.
 const MAX_DETAIL_CHARS: usize = 1000;
 
-/// Strips control characters (audit text ends up in terminals) and bounds
-/// the length.
+/// What an audit record records. The wire names ([`AuditAction::as_str`],
+/// the `action` of an [`AuditRecord`]) are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    /// `enroll_minted`: an enrollment link was made on the agent's host.
+    EnrollMinted,
+    /// `device_enrolled`: an enrollment token was redeemed.
+    DeviceEnrolled,
+    /// `device_revoked`: an owner device was revoked.
+    DeviceRevoked,
+    /// `token_minted`: a pairing token was made.
+    TokenMinted,
+    /// `token_redeemed`: a pairing token was redeemed (a grant made).
+    TokenRedeemed,
+    /// `token_cancelled`: a pairing token was cancelled.
+    TokenCancelled,
+    /// `redeem_failed`: a redemption was refused (bad token, rate limit).
+    RedeemFailed,
+    /// `grant_attached`: a companion opened a stream.
+    GrantAttached,
+    /// `grant_detached`: a companion's stream ended.
+    GrantDetached,
+    /// `grant_expired`: a companion's stream ended as its grant expired.
+    GrantExpired,
+    /// `grant_revoked`: a grant was revoked.
+    GrantRevoked,
+    /// `session_created`.
+    SessionCreated,
+    /// `session_closed`.
+    SessionClosed,
+    /// `config_changed`: the agent configuration was changed.
+    ConfigChanged,
+    /// `denied`: the policy refused a connection, request or input.
+    Denied,
+    /// `too_slow`: a client that stopped reading was dropped.
+    TooSlow,
+}
+
+impl AuditAction {
+    /// Every action.
+    pub const ALL: &'static [AuditAction] = &[
+        AuditAction::EnrollMinted,
+        AuditAction::DeviceEnrolled,
+        AuditAction::DeviceRevoked,
+        AuditAction::TokenMinted,
+        AuditAction::TokenRedeemed,
+        AuditAction::TokenCancelled,
+        AuditAction::RedeemFailed,
+        AuditAction::GrantAttached,
+        AuditAction::GrantDetached,
+        AuditAction::GrantExpired,
+        AuditAction::GrantRevoked,
+        AuditAction::SessionCreated,
+        AuditAction::SessionClosed,
+        AuditAction::ConfigChanged,
+        AuditAction::Denied,
+        AuditAction::TooSlow,
+    ];
+
+    /// The wire name, e.g. `"grant_revoked"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::EnrollMinted => "enroll_minted",
+            AuditAction::DeviceEnrolled => "device_enrolled",
+            AuditAction::DeviceRevoked => "device_revoked",
+            AuditAction::TokenMinted => "token_minted",
+            AuditAction::TokenRedeemed => "token_redeemed",
+            AuditAction::TokenCancelled => "token_cancelled",
+            AuditAction::RedeemFailed => "redeem_failed",
+            AuditAction::GrantAttached => "grant_attached",
+            AuditAction::GrantDetached => "grant_detached",
+            AuditAction::GrantExpired => "grant_expired",
+            AuditAction::GrantRevoked => "grant_revoked",
+            AuditAction::SessionCreated => "session_created",
+            AuditAction::SessionClosed => "session_closed",
+            AuditAction::ConfigChanged => "config_changed",
+            AuditAction::Denied => "denied",
+            AuditAction::TooSlow => "too_slow",
+        }
+    }
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Inserts one audit record (in the caller's transaction).
 pub(super) fn insert(
     conn: &rusqlite::Connection,
-    action: &str,
+    action: AuditAction,
     actor: &str,
     session_id: Option<&str>,
     detail: &str,
@@ -29,7 +115,7 @@ pub(super) fn insert(
          VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
             now,
-            clean(action, 64),
+            action.as_str(),
             clean(actor, 128),
             session_id.map(|s| clean(s, 64)),
             clean(detail, MAX_DETAIL_CHARS)
@@ -37,6 +123,8 @@ pub(super) fn insert(
     )
 }
 
+/// Strips control characters (audit text ends up in terminals) and bounds
+/// the length.
 fn clean(s: &str, max: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
@@ -46,7 +134,7 @@ impl Store {
     /// is logged as a warning. Never pass secrets.
     pub fn audit(
         &self,
-        action: &str,
+        action: AuditAction,
         actor: &str,
         session_id: Option<&str>,
         detail: &str,
@@ -56,7 +144,7 @@ impl Store {
         // redemptions) share one fsync.
         let result = self.write_tx(|tx| Ok(insert(tx, action, actor, session_id, detail, now)?));
         if let Err(e) = result {
-            tracing::warn!(action, error = %e, "could not write audit record");
+            tracing::warn!(action = action.as_str(), error = %e, "could not write audit record");
         }
     }
 

@@ -38,7 +38,7 @@ use rand::RngCore;
 use rusqlite::Connection;
 use zeroize::Zeroizing;
 
-pub use audit::{DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT};
+pub use audit::{AuditAction, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT};
 pub use config::{default_config, MAX_TTL_SECS};
 pub use grants::ops_for;
 pub use tokens::{MintedToken, NewPairToken};
@@ -142,7 +142,7 @@ impl Store {
     /// The connection, for one short query. A poisoned lock is taken over:
     /// SQLite rolls back any transaction a panicking holder left open.
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        crate::util::lock(&self.conn)
     }
 
     /// Runs `f` atomically in a `BEGIN IMMEDIATE` transaction, keeping its

@@ -216,7 +216,7 @@ impl Store {
                 let actor = format!("grant:{}", grant.grant_id);
                 super::audit::insert(
                     tx,
-                    "token_redeemed",
+                    super::AuditAction::TokenRedeemed,
                     &actor,
                     Some(&grant.session_id),
                     &d,

@@ -16,6 +16,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Result;
+use dd_client_core::resume::{self, Cursor};
 use dd_client_core::{AttachStream, ClientError, Connection, StreamItem};
 use dd_proto::message::EndReason;
 use dd_proto::methods::{PairCreate, PairCreated, Resize, Resume, PAIR_CREATE, SESSION_RESIZE};
@@ -136,12 +137,12 @@ fn draw_qr(p: &Result<PairCreated, ClientError>) {
     out(s.as_bytes());
 }
 
-/// Says the connection dropped and re-attaches at `offset` (see
+/// Says the connection dropped and re-attaches where `cursor` stands (see
 /// [`reattach`]); `Ctrl-] d` meanwhile gives up (`Ok(None)`).
 async fn reconnect(
     ctx: &super::Ctx,
     id: &str,
-    offset: u64,
+    cursor: Cursor,
     why: &str,
     stdin: &mut Stdin,
     esc: &mut Escape,
@@ -162,7 +163,7 @@ async fn reconnect(
         }
     };
     tokio::select! {
-        r = reattach(ctx, id, offset) => {
+        r = reattach(ctx, id, cursor.resume_or(Resume::Screen)) => {
             let pair = r?;
             out(b"[dd] reconnected\r\n");
             Ok(Some(pair))
@@ -174,7 +175,8 @@ async fn reconnect(
 async fn attach_loop(ctx: &super::Ctx, mut conn: Connection, id: &str) -> Result<Outcome> {
     let conn_ref = &mut conn;
     let mut stream = conn_ref.attach(id, Resume::Screen).await?;
-    let mut next_offset = 0u64;
+    // Where a resume continues (before any output: the start).
+    let mut cursor = Cursor::new();
     let mut stdin = Stdin::open();
     let mut winch = signal(SignalKind::window_change())?;
     let (bg_tx, mut bg_rx) = mpsc::unbounded_channel::<Bg>();
@@ -187,63 +189,50 @@ async fn attach_loop(ctx: &super::Ctx, mut conn: Connection, id: &str) -> Result
         let conn: &Connection = conn_ref;
         let deadline = detach_deadline;
         tokio::select! {
-            item = stream.next() => match item {
-                Some(StreamItem::Snapshot { data, offset, .. }) => {
-                    next_offset = offset;
-                    if mode == Mode::Live {
-                        out(&data);
-                    }
-                }
-                Some(StreamItem::Output { data, offset }) => {
-                    next_offset = offset + data.len() as u64;
-                    if mode == Mode::Live {
-                        out(&data);
-                    }
-                }
-                Some(StreamItem::Event(Event::Exited { exit_code: c, .. })) => exit_code = c,
-                Some(StreamItem::Event(Event::Error { error })) => {
-                    if mode == Mode::Live {
-                        out(format!("\r\n[dd] {error}\r\n").as_bytes());
-                    }
-                }
-                Some(StreamItem::Event(
-                    Event::Meta { .. } | Event::InputNeeded { .. } | Event::InputCleared { .. },
-                )) => {}
-                Some(StreamItem::Event(Event::End { reason, message })) => {
-                    return match reason {
-                        EndReason::Detached => Ok(Outcome::Detached),
-                        EndReason::SessionEnded => Ok(Outcome::Ended(exit_code)),
-                        EndReason::Shutdown | EndReason::TooSlow if detach_deadline.is_none() => {
-                            match reconnect(ctx, id, next_offset, &message, &mut stdin, &mut esc).await? {
-                                Some((c, s)) => {
-                                    *conn_ref = c;
-                                    stream = s;
-                                    mode = Mode::Live;
-                                    spawn_resize(conn_ref, id);
-                                    continue;
-                                }
-                                None => Ok(Outcome::Detached),
+            item = stream.next() => {
+                let Some(item) = item else { return Ok(Outcome::Detached) };
+                // `None`: nothing new in this chunk.
+                let Some(item) = cursor.admit(item) else { continue };
+                if let Some(why) = resume::lost(&item) {
+                    if detach_deadline.is_none() {
+                        match reconnect(ctx, id, cursor, why, &mut stdin, &mut esc).await? {
+                            Some((c, s)) => {
+                                *conn_ref = c;
+                                stream = s;
+                                mode = Mode::Live;
+                                spawn_resize(conn_ref, id);
+                                continue;
                             }
+                            None => return Ok(Outcome::Detached),
                         }
-                        other => Err(end_error(other, message)),
-                    };
-                }
-                Some(StreamItem::Disconnected(why)) => {
-                    if detach_deadline.is_some() {
-                        return Ok(Outcome::Detached);
-                    }
-                    match reconnect(ctx, id, next_offset, &why, &mut stdin, &mut esc).await? {
-                        Some((c, s)) => {
-                            *conn_ref = c;
-                            stream = s;
-                            mode = Mode::Live;
-                            spawn_resize(conn_ref, id);
-                        }
-                        None => return Ok(Outcome::Detached),
                     }
                 }
-                None => return Ok(Outcome::Detached),
-            },
+                match item {
+                    StreamItem::Snapshot { data, .. } | StreamItem::Output { data, .. } => {
+                        if mode == Mode::Live {
+                            out(&data);
+                        }
+                    }
+                    StreamItem::Event(Event::Exited { exit_code: c, .. }) => exit_code = c,
+                    StreamItem::Event(Event::Error { error }) => {
+                        if mode == Mode::Live {
+                            out(format!("\r\n[dd] {error}\r\n").as_bytes());
+                        }
+                    }
+                    StreamItem::Event(
+                        Event::Meta { .. } | Event::InputNeeded { .. } | Event::InputCleared { .. },
+                    ) => {}
+                    StreamItem::Event(Event::End { reason, message }) => {
+                        return match reason {
+                            EndReason::Detached => Ok(Outcome::Detached),
+                            EndReason::SessionEnded => Ok(Outcome::Ended(exit_code)),
+                            other => Err(end_error(other, message)),
+                        };
+                    }
+                    // Lost while detaching: that is the detach.
+                    StreamItem::Disconnected(_) => return Ok(Outcome::Detached),
+                }
+            }
             bytes = stdin.read(), if detach_deadline.is_none() => {
                 let Some(bytes) = bytes else {
                     // stdin closed: leave the session running.

@@ -1,18 +1,18 @@
 //! `dd-client enroll LINK`.
 
 use anyhow::Result;
-use dd_client_core::connect;
+use dd_client_core::connect_with;
 use dd_proto::link::{Link, LinkKind};
 use dd_proto::methods::{EnrollRedeem, Enrolled, ENROLL_REDEEM};
 use serde_json::json;
 
 use super::{print_json, Ctx, CLIENT_NAME};
-use crate::config::{key_string, ConfigDir, Profile};
+use crate::config::{key_string, Profile};
 use crate::errors::CliError;
 
 /// Runs the command.
 pub async fn run(ctx: &Ctx, link: &str, label: Option<String>) -> Result<()> {
-    let p = enroll(&ctx.cfg, link, label).await?;
+    let p = enroll(ctx, link, label).await?;
     if ctx.json {
         print_json(&json!({
             "device_id": p.device_id,
@@ -30,11 +30,19 @@ pub async fn run(ctx: &Ctx, link: &str, label: Option<String>) -> Result<()> {
 }
 
 /// Redeems an enrollment link and saves the profile.
-pub async fn enroll(cfg: &ConfigDir, link: &str, label: Option<String>) -> Result<Profile> {
+pub async fn enroll(ctx: &Ctx, link: &str, label: Option<String>) -> Result<Profile> {
+    let cfg = &ctx.cfg;
     let link = Link::parse_kind(link, LinkKind::Enroll)
         .map_err(|e| CliError::new("bad_link", e.to_string()))?;
     let key = cfg.device_key()?;
-    let (conn, _) = connect(&link.agent_url, &link.agent_key, &key, CLIENT_NAME).await?;
+    let (conn, _) = connect_with(
+        &link.agent_url,
+        &link.agent_key,
+        &key,
+        CLIENT_NAME,
+        ctx.net.clone(),
+    )
+    .await?;
     let label = label.unwrap_or_else(hostname);
     let params = EnrollRedeem {
         token: link.token.expose().to_owned(),

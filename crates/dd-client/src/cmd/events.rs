@@ -1,12 +1,9 @@
 //! `session events ID` and `session answer ID CHOICE`.
 
 use anyhow::Result;
-use dd_client_core::prompt::{choose, describe, ChooseError};
+use dd_client_core::prompt::{answer_waiting, describe, AnswerError, ChooseError};
 use dd_client_core::StreamItem;
-use dd_proto::keys::encode_bytes;
 use dd_proto::message::{EndReason, Event};
-use dd_proto::methods::{SendInput, SessionInfo, SessionRef, SESSION_INPUT, SESSION_META};
-use serde_json::Value;
 
 use super::{print_json, Ctx};
 use crate::errors::CliError;
@@ -72,47 +69,27 @@ pub async fn run(ctx: &Ctx, id: &str) -> Result<()> {
 /// `session answer ID CHOICE [--seq N]`.
 pub async fn answer(ctx: &Ctx, id: &str, choice: &str, seq: Option<u64>) -> Result<()> {
     let conn = ctx.connect().await?;
-    let info: SessionInfo = conn
-        .call_typed(
-            SESSION_META,
-            &SessionRef {
-                session: id.to_owned(),
-            },
-        )
-        .await?;
-    let Some(prompt) = info.waiting else {
-        return Err(
-            CliError::new("not_waiting", format!("session {id} waits for no answer")).into(),
-        );
-    };
-    if seq.is_some_and(|s| s != prompt.seq) {
-        return Err(CliError::new(
-            "not_waiting",
-            format!(
-                "prompt #{} waits now, not #{}",
-                prompt.seq,
-                seq.unwrap_or_default()
-            ),
-        )
-        .into());
-    }
-    let (c, bytes) = choose(&prompt, choice).map_err(|e| match e {
-        ChooseError::NoInput { .. } => CliError::usage(format!("{e}; use `session send`")),
-        other => CliError::usage(other.to_string()),
-    })?;
-    let _: Value = conn
-        .call_typed(
-            SESSION_INPUT,
-            &SendInput {
-                session: id.to_owned(),
-                data: encode_bytes(&bytes),
-            },
-        )
-        .await?;
+    let (prompt, label) = answer_waiting(&conn, id, choice, seq)
+        .await
+        .map_err(answer_error)?;
     if ctx.json {
-        print_json(&serde_json::json!({"session": id, "seq": prompt.seq, "choice": c.label}));
+        print_json(&serde_json::json!({"session": id, "seq": prompt.seq, "choice": label}));
     } else {
-        println!("answered #{} with {}", prompt.seq, c.label);
+        println!("answered #{} with {}", prompt.seq, label);
     }
     Ok(())
+}
+
+/// The CLI's error for an answer that was not sent.
+fn answer_error(e: AnswerError) -> anyhow::Error {
+    match e {
+        AnswerError::Client(e) => e.into(),
+        AnswerError::NotWaiting { .. } | AnswerError::Stale { .. } => {
+            CliError::new("not_waiting", e.to_string()).into()
+        }
+        AnswerError::Choose(e @ ChooseError::NoInput { .. }) => {
+            CliError::usage(format!("{e}; use `session send`")).into()
+        }
+        AnswerError::Choose(other) => CliError::usage(other.to_string()).into(),
+    }
 }

@@ -4,6 +4,7 @@ mod admin;
 mod attach;
 mod enroll;
 mod events;
+mod hook;
 mod pair;
 mod reattach;
 mod session;
@@ -11,7 +12,7 @@ mod up;
 mod watch;
 
 use anyhow::Result;
-use dd_client_core::{connect, Connection};
+use dd_client_core::{connect_with, ConnectOptions, Connection, TlsOptions};
 use serde::Serialize;
 
 use crate::cli::{Cli, Command, SessionCmd};
@@ -26,21 +27,30 @@ pub struct Ctx {
     pub cfg: ConfigDir,
     /// `--json` was given.
     pub json: bool,
+    /// How to connect (TLS trust from `--ca-file`).
+    pub net: ConnectOptions,
 }
 
 impl Ctx {
     /// Connects to the profile's agent with this device's key.
     pub async fn connect(&self) -> Result<Connection> {
         let profile = self.cfg.require_profile()?;
-        connect_profile(&self.cfg, &profile).await
+        connect_profile(self, &profile).await
     }
 }
 
 /// Connects to `profile`'s agent.
-pub async fn connect_profile(cfg: &ConfigDir, profile: &Profile) -> Result<Connection> {
-    let key = cfg.device_key()?;
+pub async fn connect_profile(ctx: &Ctx, profile: &Profile) -> Result<Connection> {
+    let key = ctx.cfg.device_key()?;
     let agent_key = profile.agent_key_bytes()?;
-    let (conn, welcome) = connect(&profile.agent_url, &agent_key, &key, CLIENT_NAME).await?;
+    let (conn, welcome) = connect_with(
+        &profile.agent_url,
+        &agent_key,
+        &key,
+        CLIENT_NAME,
+        ctx.net.clone(),
+    )
+    .await?;
     tracing::info!(principal = ?welcome.principal, "connected");
     Ok(conn)
 }
@@ -87,15 +97,32 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
+    if let Command::Hook(cmd) = &cli.command {
+        // No config, key or network: it only writes to this terminal.
+        return hook::run(cmd);
+    }
+    let mut net = ConnectOptions::default();
+    if let Some(path) = &cli.ca_file {
+        net.tls = TlsOptions::with_ca_file(path)?;
+    }
+    net.keepalive = dd_proto::keepalive::Keepalive {
+        interval: cli.keepalive,
+        timeout: cli.dead_after,
+    };
+    net.keepalive.validate().map_err(|e| {
+        dd_cli::errors::CliError::new("usage", format!("--keepalive/--dead-after: {e}"))
+    })?;
     let ctx = Ctx {
         cfg: ConfigDir::from_env()?,
         json: cli.json,
+        net,
     };
     match cli.command {
         Command::Enroll { link, label } => enroll::run(&ctx, &link, label).await,
         Command::Audit { session, limit } => admin::audit(&ctx, session, limit).await,
         Command::Devices => admin::devices(&ctx).await,
         Command::Up(args) => up::run(&ctx, args).await,
+        Command::Hook(cmd) => hook::run(&cmd),
         Command::Session(cmd) => match cmd {
             SessionCmd::New {
                 name,

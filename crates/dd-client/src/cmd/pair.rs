@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::Result;
+use dd_client_core::clock::now_secs;
 use dd_client_core::Connection;
 use dd_proto::methods::{
     GrantInfo, GrantList, GrantRevoke, PairCancel, PairCreate, PairCreated, PairStatus, Revoked,
@@ -170,7 +171,7 @@ async fn wait(conn: &Connection, p: &PairCreated, countdown_line: bool) -> Resul
             }
         }
         if countdown_line {
-            let left = p.expires_at - dd_now();
+            let left = p.expires_at - now_secs();
             print!(
                 "\r\x1b[2Kwaiting for the phone… link expires in {}",
                 countdown(left)
@@ -179,13 +180,6 @@ async fn wait(conn: &Connection, p: &PairCreated, countdown_line: bool) -> Resul
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-}
-
-fn dd_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// `session grants ID`.
@@ -203,7 +197,7 @@ pub async fn grants(ctx: &Ctx, id: &str) -> Result<()> {
         print_json(&list.grants);
         return Ok(());
     }
-    let now = dd_now();
+    let now = now_secs();
     let rows: Vec<Vec<String>> = list
         .grants
         .iter()

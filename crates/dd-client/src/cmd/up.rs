@@ -268,12 +268,12 @@ pub async fn run(ctx: &Ctx, args: UpArgs) -> Result<()> {
         None => {
             ensure_agent(&state, &args.listen).await?;
             let link = enroll_link(&state)?;
-            let p = enroll::enroll(&ctx.cfg, &link, None).await?;
+            let p = enroll::enroll(ctx, &link, None).await?;
             eprintln!("enrolled this device as {} ({})", p.device_id, p.label);
             p
         }
     };
-    let conn = connect_profile(&ctx.cfg, &profile).await?;
+    let conn = connect_profile(ctx, &profile).await?;
     let list: SessionList = conn
         .call_typed(SESSION_LIST, &serde_json::json!({}))
         .await?;

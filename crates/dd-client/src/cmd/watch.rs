@@ -8,8 +8,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Result;
+use dd_client_core::resume::{self, Cursor};
 use dd_client_core::{Connection, StreamItem};
-use dd_proto::message::EndReason;
 use dd_proto::methods::Resume;
 use dd_proto::Event;
 
@@ -83,27 +83,21 @@ async fn watch(
 ) -> Result<()> {
     let mut matcher = until.map(|t| Until::new(t.as_bytes()));
     let mut stream = conn.attach(id, resume).await?;
-    let mut next = 0u64;
+    // Where a resume continues (before any output: where we started).
+    let mut cursor = Cursor::new();
     while let Some(item) = stream.next().await {
+        // `None`: nothing new in this chunk.
+        let Some(item) = cursor.admit(item) else {
+            continue;
+        };
+        if let Some(why) = resume::lost(&item) {
+            tracing::info!(%why, "stream dropped; reconnecting");
+            conn.close().await;
+            (conn, stream) = reattach(ctx, id, cursor.resume_or(resume)).await?;
+            continue;
+        }
         let data = match item {
-            StreamItem::Snapshot { data, offset, .. } => {
-                next = offset;
-                data
-            }
-            StreamItem::Output { data, offset } => {
-                next = offset + data.len() as u64;
-                data
-            }
-            StreamItem::Event(Event::End {
-                reason: EndReason::Shutdown | EndReason::TooSlow,
-                message,
-            })
-            | StreamItem::Disconnected(message) => {
-                tracing::info!(%message, "stream dropped; reconnecting");
-                conn.close().await;
-                (conn, stream) = reattach(ctx, id, next).await?;
-                continue;
-            }
+            StreamItem::Snapshot { data, .. } | StreamItem::Output { data, .. } => data,
             StreamItem::Event(Event::Error { error }) => {
                 tracing::warn!(%error, "stream error");
                 continue;
@@ -119,7 +113,8 @@ async fn watch(
                     .into()),
                 };
             }
-            StreamItem::Event(_) => continue,
+            // (A lost stream was resumed above.)
+            StreamItem::Event(_) | StreamItem::Disconnected(_) => continue,
         };
         emit(&data)?;
         if let Some(m) = matcher.as_mut() {

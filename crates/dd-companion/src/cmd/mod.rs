@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use dd_client_core::{ConnectOptions, TlsOptions};
 use dd_mobile::{Companion, Credential, FileStore, MobileError, SecureStore};
+use dd_proto::keepalive::Keepalive;
 use serde_json::json;
 
 use crate::cli::{Cli, Command};
@@ -29,10 +31,29 @@ pub fn home() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".config").join("dd-companion"))
 }
 
-fn companion() -> Result<Arc<Companion>> {
+/// The companion over the store dir, dialing with `net`.
+fn open_companion(net: &ConnectOptions) -> Result<Arc<Companion>> {
     let store = FileStore::open(home()?).map_err(MobileError::from)?;
     let store: Arc<dyn SecureStore> = Arc::new(store);
-    Ok(Companion::new(store))
+    let companion = Companion::new(store);
+    companion.set_connect_options(net.clone());
+    Ok(companion)
+}
+
+/// The connection settings from the command line (`--ca-file`).
+fn connect_options(cli: &Cli) -> Result<ConnectOptions> {
+    let mut net = ConnectOptions::default();
+    if let Some(path) = &cli.ca_file {
+        net.tls = TlsOptions::with_ca_file(path).map_err(MobileError::from)?;
+    }
+    net.keepalive = Keepalive {
+        interval: cli.keepalive,
+        timeout: cli.dead_after,
+    };
+    net.keepalive
+        .validate()
+        .map_err(|e| CliError::new("usage", format!("--keepalive/--dead-after: {e}")))?;
+    Ok(net)
 }
 
 use dd_cli::fmt_time as rfc3339;
@@ -63,6 +84,8 @@ fn credential_json(c: &Credential) -> serde_json::Value {
 /// Runs the command; returns the exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
     let json = cli.json;
+    let net = connect_options(&cli)?;
+    let companion = || open_companion(&net);
     match cli.command {
         Command::Join { link, label } => {
             let label = label.unwrap_or_else(hostname);

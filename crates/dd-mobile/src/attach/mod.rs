@@ -1,17 +1,21 @@
 //! Attaching: [`AttachHandle`] is what the host holds; a background task
 //! (`runner`) streams to the host's [`SessionListener`], reconnects with
-//! backoff on network drops and resumes from the last offset delivered.
+//! backoff on network drops and resumes from the last offset delivered
+//! (all three decided by `dd_client_core::resume`).
 
 mod policy;
 mod prompts;
 mod runner;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dd_client_core::{AttachStream, Connection};
+use dd_client_core::resume::Cursor;
+use dd_client_core::sync::lock;
+use dd_client_core::{AttachStream, Connection, StreamItem};
+use dd_proto::methods::Resume;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -49,21 +53,18 @@ pub trait SessionListener: Send + Sync {
 /// Offsets each `Companion` remembers per session, for `ResumeFrom::LastSeen`.
 pub(crate) type LastSeen = Arc<Mutex<HashMap<String, u64>>>;
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// State shared by the handle and its runner.
 pub(crate) struct Inner {
     pub(crate) session_id: String,
-    /// Offset right after the last byte delivered (valid once `has_offset`).
-    next_offset: AtomicU64,
-    has_offset: AtomicBool,
+    /// Right after the last byte delivered to the listener.
+    cursor: Mutex<Cursor>,
     /// The live stream's connection and id, while attached.
     live: Mutex<Option<(Connection, u64)>>,
     /// Set by `detach` (or dropping the handle).
     stopping: AtomicBool,
     stop: Notify,
+    /// Cuts a reconnect wait short (the network path changed).
+    wake: Notify,
     last_seen: LastSeen,
     /// The prompt the listener was last told about and not yet cleared.
     waiting: Mutex<Option<dd_proto::methods::InputNeeded>>,
@@ -73,26 +74,38 @@ impl Inner {
     pub(crate) fn new(session_id: String, last_seen: LastSeen) -> Self {
         Inner {
             session_id,
-            next_offset: AtomicU64::new(0),
-            has_offset: AtomicBool::new(false),
+            cursor: Mutex::new(Cursor::new()),
             live: Mutex::new(None),
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
+            wake: Notify::new(),
             last_seen,
             waiting: Mutex::new(None),
         }
     }
 
     pub(crate) fn next_offset(&self) -> Option<u64> {
-        self.has_offset
-            .load(Ordering::Acquire)
-            .then(|| self.next_offset.load(Ordering::Acquire))
+        lock(&self.cursor).next()
     }
 
-    pub(crate) fn set_next_offset(&self, offset: u64) {
-        self.next_offset.store(offset, Ordering::Release);
-        self.has_offset.store(true, Ordering::Release);
-        lock(&self.last_seen).insert(self.session_id.clone(), offset);
+    /// Where a reconnect resumes: after the last byte delivered, else at
+    /// `fallback`.
+    pub(crate) fn resume_or(&self, fallback: Resume) -> Resume {
+        lock(&self.cursor).resume_or(fallback)
+    }
+
+    /// Passes `item` through the cursor ([`Cursor::admit`]: repeated
+    /// output trimmed, `None` when nothing is new) and remembers the new
+    /// offset for `ResumeFrom::LastSeen`.
+    pub(crate) fn admit(&self, item: StreamItem) -> Option<StreamItem> {
+        let mut cursor = lock(&self.cursor);
+        let item = cursor.admit(item)?;
+        if let (StreamItem::Output { .. } | StreamItem::Snapshot { .. }, Some(next)) =
+            (&item, cursor.next())
+        {
+            lock(&self.last_seen).insert(self.session_id.clone(), next);
+        }
+        Some(item)
     }
 
     pub(crate) fn set_live(&self, stream: Option<&AttachStream>) {
@@ -107,6 +120,21 @@ impl Inner {
         if !self.is_stopping() {
             self.stop.notified().await;
         }
+    }
+
+    /// The live stream's connection, while attached.
+    pub(crate) fn live_connection(&self) -> Option<Connection> {
+        lock(&self.live).as_ref().map(|(c, _)| c.clone())
+    }
+
+    /// Makes a reconnect wait (or a connect attempt) in progress retry now.
+    pub(crate) fn wake_now(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Resolves on [`Inner::wake_now`].
+    pub(crate) async fn woken(&self) {
+        self.wake.notified().await;
     }
 
     fn request_stop(&self) {

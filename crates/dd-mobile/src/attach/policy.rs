@@ -1,34 +1,34 @@
-//! The pure decisions of an attach: how long to wait before a reconnect,
-//! what a stream end or a connection error means for the phone, and which
-//! output bytes are new.
+//! What the resume core's decisions mean for the phone: the
+//! reconnect schedule ([`Backoff::PHONE`]) and which [`ConnectionState`] a
+//! stream end or a connection error leaves the phone in. The decisions
+//! themselves (what is retried, the schedule's shape, which output bytes
+//! are new) are `dd_client_core::resume`'s, shared with the desktop CLI.
 
 use std::time::Duration;
 
+use dd_client_core::resume::{self, Backoff, Stop, Verdict};
 use dd_client_core::ClientError;
 use dd_proto::message::EndReason;
-use dd_proto::ErrorCode;
 
 use crate::types::ConnectionState;
 
-/// First reconnect delay.
-pub const BACKOFF_MIN: Duration = Duration::from_millis(250);
-/// Longest reconnect delay.
-pub const BACKOFF_MAX: Duration = Duration::from_secs(10);
+pub use dd_client_core::resume::fresh;
+
+/// First reconnect delay ([`Backoff::PHONE`]`.first`).
+pub const BACKOFF_MIN: Duration = Backoff::PHONE.first;
+/// Longest reconnect delay ([`Backoff::PHONE`]`.max`).
+pub const BACKOFF_MAX: Duration = Backoff::PHONE.max;
 
 /// The delay before reconnect attempt `attempt` (1-based), before jitter:
-/// 250 ms, 500 ms, 1 s, ... doubling up to 10 s.
+/// 250 ms, 500 ms, 1 s, ... doubling up to 10 s ([`Backoff::base_delay`]).
 pub fn base_delay(attempt: u32) -> Duration {
-    let shift = attempt.saturating_sub(1).min(16);
-    BACKOFF_MIN.saturating_mul(1 << shift).min(BACKOFF_MAX)
+    Backoff::PHONE.base_delay(attempt)
 }
 
 /// [`base_delay`] plus up to a quarter more, by `jitter` in `0.0..1.0`,
-/// never above [`BACKOFF_MAX`]: phones that lost the same agent do not all
-/// come back in the same instant.
+/// never above [`BACKOFF_MAX`] ([`Backoff::delay`]).
 pub fn delay(attempt: u32, jitter: f64) -> Duration {
-    let base = base_delay(attempt);
-    let extra = base.mul_f64(jitter.clamp(0.0, 1.0) / 4.0);
-    (base + extra).min(BACKOFF_MAX)
+    Backoff::PHONE.delay(attempt, jitter)
 }
 
 /// What happens after a stream or a connection attempt ended.
@@ -40,51 +40,34 @@ pub enum Next {
     Retry(String),
 }
 
-/// The meaning of `Event::End { reason }`.
+/// The state a final [`Stop`] leaves the phone in; `failed` is the
+/// message for a refusal.
+fn state(stop: Stop, exit_code: Option<i32>, failed: impl FnOnce() -> String) -> ConnectionState {
+    match stop {
+        Stop::Detached => ConnectionState::Detached,
+        Stop::SessionEnded => ConnectionState::SessionEnded { exit_code },
+        Stop::Revoked => ConnectionState::Revoked,
+        Stop::Expired => ConnectionState::Expired,
+        Stop::Refused(_) => ConnectionState::Failed { message: failed() },
+    }
+}
+
+/// The meaning of `Event::End { reason }` ([`resume::on_end`]).
 pub fn on_end(reason: EndReason, message: &str, exit_code: Option<i32>) -> Next {
-    match reason {
-        EndReason::Detached => Next::Stop(ConnectionState::Detached),
-        EndReason::SessionEnded => Next::Stop(ConnectionState::SessionEnded { exit_code }),
-        EndReason::Revoked => Next::Stop(ConnectionState::Revoked),
-        EndReason::Expired => Next::Stop(ConnectionState::Expired),
+    match resume::on_end(reason) {
         // Fell behind or the agent restarts: resume from the last offset.
-        EndReason::TooSlow | EndReason::Shutdown => Next::Retry(message.to_owned()),
+        Verdict::Retry => Next::Retry(message.to_owned()),
+        Verdict::Stop(stop) => Next::Stop(state(stop, exit_code, || message.to_owned())),
     }
 }
 
-/// The meaning of a failed connect or attach.
+/// The meaning of a failed connect or attach ([`resume::on_error`]).
 pub fn on_error(e: &ClientError) -> Next {
-    let Some(code) = e.code() else {
-        // Network trouble, a handshake cut short, a closed connection.
-        return Next::Retry(e.to_string());
-    };
-    match code {
-        ErrorCode::Revoked => Next::Stop(ConnectionState::Revoked),
-        ErrorCode::Expired => Next::Stop(ConnectionState::Expired),
-        ErrorCode::SessionEnded => Next::Stop(ConnectionState::SessionEnded { exit_code: None }),
-        ErrorCode::RateLimited | ErrorCode::Internal | ErrorCode::TooSlow => {
-            Next::Retry(e.to_string())
-        }
-        _ => Next::Stop(ConnectionState::Failed {
-            message: e.to_string(),
-        }),
-    }
-}
-
-/// The part of an output chunk at `offset` that is new when everything
-/// before `next` was already delivered: `None` when it is all old.
-pub fn fresh(next: Option<u64>, offset: u64, data: &[u8]) -> Option<(u64, &[u8])> {
-    let Some(next) = next else {
-        return Some((offset, data));
-    };
-    let end = offset.saturating_add(data.len() as u64);
-    if end <= next {
-        None
-    } else if offset < next {
-        let skip = (next - offset) as usize;
-        Some((next, &data[skip..]))
-    } else {
-        Some((offset, data))
+    match resume::on_error(e) {
+        // Network trouble, a handshake cut short, a closed connection, a
+        // busy or restarting agent.
+        Verdict::Retry => Next::Retry(e.to_string()),
+        Verdict::Stop(stop) => Next::Stop(state(stop, None, || e.to_string())),
     }
 }
 
@@ -92,6 +75,7 @@ pub fn fresh(next: Option<u64>, offset: u64, data: &[u8]) -> Option<(u64, &[u8])
 mod tests {
     use super::*;
     use dd_proto::ErrorBody;
+    use dd_proto::ErrorCode;
 
     #[test]
     fn backoff_schedule() {
@@ -168,16 +152,5 @@ mod tests {
             on_error(&ClientError::Handshake("x".into())),
             Next::Retry(_)
         ));
-    }
-
-    #[test]
-    fn fresh_bytes_only() {
-        assert_eq!(fresh(None, 5, b"abc"), Some((5, &b"abc"[..])));
-        assert_eq!(fresh(Some(5), 5, b"abc"), Some((5, &b"abc"[..])));
-        assert_eq!(fresh(Some(6), 5, b"abc"), Some((6, &b"bc"[..])));
-        assert_eq!(fresh(Some(8), 5, b"abc"), None);
-        assert_eq!(fresh(Some(100), 5, b"abc"), None);
-        assert_eq!(fresh(Some(3), 5, b"abc"), Some((5, &b"abc"[..])));
-        assert_eq!(fresh(Some(5), 5, b""), None);
     }
 }

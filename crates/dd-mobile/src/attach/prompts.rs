@@ -5,7 +5,9 @@
 
 use dd_proto::methods;
 
-use super::{lock, Inner, SessionListener};
+use dd_client_core::sync::lock;
+
+use super::{Inner, SessionListener};
 use crate::error::MobileError;
 use crate::prompt::{sanitized, InputNeeded};
 
@@ -84,7 +86,7 @@ pub(crate) fn answer_bytes(inner: &Inner, choice: &str) -> Result<(u64, Vec<u8>)
 mod tests {
     use super::*;
     use crate::types::{ConnectionState, SessionMeta};
-    use dd_proto::methods::{Choice, PromptSource};
+    use dd_proto::methods::Choice;
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
 
@@ -113,16 +115,7 @@ mod tests {
     }
 
     fn p(seq: u64) -> methods::InputNeeded {
-        methods::InputNeeded {
-            session: "s_1".into(),
-            seq,
-            title: "sh".into(),
-            body: "Continue? [y/N]".into(),
-            prompt: "Continue? [y/N]".into(),
-            choices: vec![Choice::new("Yes", b"y\r"), Choice::new("No", b"n\r")],
-            at: 1,
-            source: PromptSource::Heuristic,
-        }
+        crate::prompt::sample(seq)
     }
 
     fn inner() -> Inner {

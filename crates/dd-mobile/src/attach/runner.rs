@@ -1,9 +1,12 @@
-//! The attach loop: deliver, and on a drop reconnect and resume.
+//! The attach loop: deliver, and on a drop reconnect and resume (on the
+//! resume core's schedule and classification, [`Backoff::PHONE`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use dd_client_core::{AttachStream, StreamItem};
+use dd_client_core::clock::now_secs;
+use dd_client_core::resume::{self, Backoff};
+use dd_client_core::{AttachStream, ClientError, StreamItem};
 use dd_proto::methods::Resume;
 use dd_proto::Event;
 
@@ -24,13 +27,6 @@ pub(crate) struct Run {
     /// Where to resume when nothing has been delivered yet.
     pub(crate) fallback: Resume,
     pub(crate) listener: Arc<dyn SessionListener>,
-}
-
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// Opens a connection and attaches at `resume`.
@@ -79,48 +75,72 @@ pub(crate) async fn run(r: Run, mut stream: AttachStream) {
     r.listener.on_state(final_state);
 }
 
+/// Why a reconnect attempt failed: the agent or the network, or a final
+/// state found before trying (detached, grant expired).
+enum Failed {
+    Client(ClientError),
+    Final(ConnectionState),
+}
+
 /// Reconnects with backoff until attached again or a final state.
 async fn reconnect(r: &Run) -> Result<AttachStream, ConnectionState> {
-    let mut attempt = 0u32;
-    loop {
-        if r.inner.is_stopping() {
-            return Err(ConnectionState::Detached);
-        }
-        if now_secs() >= r.expires_at {
-            return Err(ConnectionState::Expired);
-        }
-        attempt = attempt.saturating_add(1);
-        let wait = policy::delay(attempt, rand::random::<f64>());
-        r.listener.on_state(ConnectionState::Reconnecting {
-            attempt,
-            retry_in_ms: wait.as_millis() as u64,
-        });
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = r.inner.stopped() => return Err(ConnectionState::Detached),
-        }
-        // A live view resumes with the present, not what it missed.
-        let resume = match r.inner.next_offset() {
-            Some(_) if r.fallback == Resume::Live => Resume::Live,
-            Some(offset) => Resume::Offset { offset },
-            None => r.fallback,
-        };
-        match open(&r.dialer, &r.inner.session_id, resume).await {
-            Ok(stream) => {
+    // A network path change (the app's lifecycle call) abandons a backoff
+    // wait or an attempt stuck on the old path and starts over at once.
+    let outcome = loop {
+        let attempts = resume::retry(
+            &Backoff::PHONE,
+            |f: &Failed| matches!(f, Failed::Client(e) if resume::retryable(e)),
+            |attempt, wait| {
+                if r.inner.is_stopping() {
+                    return Err(Failed::Final(ConnectionState::Detached));
+                }
+                if now_secs() >= r.expires_at {
+                    return Err(Failed::Final(ConnectionState::Expired));
+                }
+                r.listener.on_state(ConnectionState::Reconnecting {
+                    attempt,
+                    retry_in_ms: wait.as_millis() as u64,
+                });
+                Ok(())
+            },
+            async {
+                r.inner.stopped().await;
+                Failed::Final(ConnectionState::Detached)
+            },
+            || async {
+                // A live view resumes with the present, not what it missed.
+                let resume = match r.fallback {
+                    Resume::Live => Resume::Live,
+                    fallback => r.inner.resume_or(fallback),
+                };
+                let stream = open(&r.dialer, &r.inner.session_id, resume).await;
+                let stream = stream.map_err(|e| {
+                    tracing::debug!(%e, "reconnect failed");
+                    Failed::Client(e)
+                })?;
                 if r.inner.is_stopping() {
                     stream.connection().close().await;
-                    return Err(ConnectionState::Detached);
+                    return Err(Failed::Final(ConnectionState::Detached));
                 }
-                went_live(&r.inner, r.listener.as_ref(), &stream);
-                return Ok(stream);
-            }
-            Err(e) => match policy::on_error(&e) {
-                Next::Stop(state) => return Err(state),
-                Next::Retry(why) => {
-                    tracing::debug!(attempt, %why, "reconnect failed");
-                }
+                Ok(stream)
             },
+        );
+        tokio::select! {
+            o = attempts => break o,
+            _ = r.inner.woken() => tracing::debug!("path changed; reconnecting now"),
         }
+    };
+    match outcome {
+        Ok(stream) => {
+            went_live(&r.inner, r.listener.as_ref(), &stream);
+            Ok(stream)
+        }
+        Err(Failed::Final(state)) => Err(state),
+        Err(Failed::Client(e)) => match policy::on_error(&e) {
+            Next::Stop(state) => Err(state),
+            // Not reached: the phone's schedule never gives up.
+            Next::Retry(why) => Err(ConnectionState::Failed { message: why }),
+        },
     }
 }
 
@@ -147,23 +167,18 @@ async fn pump(r: &Run, stream: &mut AttachStream) -> Next {
         let Some(item) = item else {
             return Next::Retry("stream over".into());
         };
+        // `None`: nothing new in this chunk (already delivered).
+        let Some(item) = r.inner.admit(item) else {
+            continue;
+        };
         match item {
-            StreamItem::Output { offset, data } => {
-                if let Some((at, bytes)) = policy::fresh(r.inner.next_offset(), offset, &data) {
-                    let end = at + bytes.len() as u64;
-                    r.listener.on_output(at, bytes.to_vec());
-                    r.inner.set_next_offset(end);
-                }
-            }
+            StreamItem::Output { offset, data } => r.listener.on_output(offset, data),
             StreamItem::Snapshot {
                 offset,
                 rows,
                 cols,
                 data,
-            } => {
-                r.listener.on_snapshot(offset, rows, cols, data);
-                r.inner.set_next_offset(offset);
-            }
+            } => r.listener.on_snapshot(offset, rows, cols, data),
             StreamItem::Event(Event::Meta { session }) => {
                 exit_code = session.exit_code.or(exit_code);
                 r.listener.on_meta(SessionMeta::from(&session));

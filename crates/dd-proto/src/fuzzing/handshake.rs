@@ -233,7 +233,7 @@ pub fn seed_transport_script(messages: &[Message]) -> Vec<u8> {
     let req = Message::Request {
         id: 9,
         method: crate::methods::SESSION_LIST.into(),
-        params: serde_json::json!({}),
+        params: serde_json::json!({}).into(),
     }
     .encode();
     let (a, b) = req.split_at(req.len() / 2);

@@ -3,11 +3,11 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::error::ErrorBody;
 use crate::message::{Event, Message};
 use crate::methods::*;
+use crate::request::{Params, Request};
 
 /// Decodes `data` as a message; on success re-encodes it and decodes again,
 /// which must give the same message. A request's params are then decoded as
@@ -27,18 +27,6 @@ pub fn message(data: &[u8]) {
     }
 }
 
-/// Decodes `v` as `T`; if that works, `T` must round-trip through JSON.
-fn typed_value<T>(v: &Value)
-where
-    T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
-{
-    if let Ok(t) = serde_json::from_value::<T>(v.clone()) {
-        let back: T = serde_json::from_value(serde_json::to_value(&t).expect("serializes"))
-            .expect("re-encoded value does not decode");
-        assert_eq!(back, t, "value does not round-trip");
-    }
-}
-
 /// Decodes bytes as `T`; if that works, `T` must round-trip through JSON.
 fn typed_bytes<T>(b: &[u8]) -> Option<T>
 where
@@ -51,23 +39,12 @@ where
     Some(t)
 }
 
-fn request_params(method: &str, p: &Value) {
-    match method {
-        SESSION_CREATE => typed_value::<CreateSession>(p),
-        SESSION_META | SESSION_EVENTS | SESSION_CLOSE | GRANT_LIST => typed_value::<SessionRef>(p),
-        SESSION_ATTACH => typed_value::<Attach>(p),
-        SESSION_INPUT => typed_value::<SendInput>(p),
-        SESSION_RESIZE => typed_value::<Resize>(p),
-        SESSION_DETACH => typed_value::<Detach>(p),
-        ENROLL_REDEEM => typed_value::<EnrollRedeem>(p),
-        DEVICE_REVOKE => typed_value::<DeviceRef>(p),
-        AGENT_CONFIG_SET => typed_value::<AgentConfigPatch>(p),
-        PAIR_CREATE => typed_value::<PairCreate>(p),
-        PAIR_REDEEM => typed_value::<PairRedeem>(p),
-        PAIR_CANCEL | PAIR_STATUS => typed_value::<PairCancel>(p),
-        GRANT_REVOKE => typed_value::<GrantRevoke>(p),
-        AUDIT_LIST => typed_value::<AuditQuery>(p),
-        _ => {}
+fn request_params(method: &str, p: &Params) {
+    // Typed once; whatever types must survive its own params unchanged.
+    if let Ok(r) = Request::decode(method, p) {
+        assert_eq!(r.method().as_str(), method);
+        let again = Request::decode(method, &r.params()).expect("re-encoded params do not decode");
+        assert_eq!(again, r, "request does not round-trip");
     }
 }
 

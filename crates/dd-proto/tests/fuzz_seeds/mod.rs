@@ -106,7 +106,7 @@ fn request(id: u64, method: &str, params: serde_json::Value) -> Message {
     Message::Request {
         id,
         method: method.into(),
-        params,
+        params: params.into(),
     }
 }
 

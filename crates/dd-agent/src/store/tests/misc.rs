@@ -129,20 +129,32 @@ fn audit_order_limit_filter() {
     let (_d, s) = store();
     for i in 0..5 {
         s.audit(
-            "token_minted",
+            AuditAction::TokenMinted,
             "device:d_1",
             Some("s_1"),
             &format!("n={i}"),
             NOW + i,
         );
     }
-    s.audit("denied", "key:abc", Some("s_2"), "session.list", NOW + 10);
-    s.audit("enrolled", "local", None, "evil\u{1b}[2Jtext", NOW + 11);
+    s.audit(
+        AuditAction::Denied,
+        "key:abc",
+        Some("s_2"),
+        "session.list",
+        NOW + 10,
+    );
+    s.audit(
+        AuditAction::DeviceEnrolled,
+        "local",
+        None,
+        "evil\u{1b}[2Jtext",
+        NOW + 11,
+    );
 
     let all = s.list_audit(&AuditQuery::default()).unwrap();
     assert_eq!(all.len(), 7);
     assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
-    assert_eq!(all[0].action, "enrolled");
+    assert_eq!(all[0].action, "device_enrolled");
     assert_eq!(all[0].session_id, None);
     assert_eq!(
         all[0].detail, "evil[2Jtext",
@@ -173,7 +185,7 @@ fn audit_order_limit_filter() {
 fn audit_limit_default_and_cap() {
     let (_d, s) = store();
     for i in 0..1100 {
-        s.audit("a", "local", None, "", NOW + i);
+        s.audit(AuditAction::ConfigChanged, "local", None, "", NOW + i);
     }
     assert_eq!(s.list_audit(&AuditQuery::default()).unwrap().len(), 100);
     let q = AuditQuery {
@@ -200,7 +212,7 @@ fn everything_survives_reopening() {
             ..Default::default()
         })
         .unwrap();
-        s.audit("token_minted", "local", Some("s_1"), "", NOW);
+        s.audit(AuditAction::TokenMinted, "local", Some("s_1"), "", NOW);
         (dev, grant, pending)
     };
     let s = Store::open(&path).unwrap();
@@ -220,7 +232,7 @@ fn everything_survives_reopening() {
 #[test]
 fn database_files_are_private() {
     let (dir, s) = store();
-    s.audit("x", "local", None, "", NOW); // make sure the WAL exists
+    s.audit(AuditAction::ConfigChanged, "local", None, "", NOW); // make sure the WAL exists
     for name in ["dd.db", "dd.db-wal"] {
         let mode = std::fs::metadata(dir.path().join(name))
             .unwrap()
@@ -295,7 +307,7 @@ fn cached_reads_see_later_writes() {
     for i in 0..3 {
         assert!(s.device_by_key(&LAPTOP).unwrap().is_some());
         assert!(s.grants_for_key(&PHONE).unwrap().is_empty());
-        s.audit("too_slow", "grant:g", Some("s_1"), "x", NOW + i);
+        s.audit(AuditAction::TooSlow, "grant:g", Some("s_1"), "x", NOW + i);
         let q = AuditQuery {
             session: Some("s_1".into()),
             limit: None,

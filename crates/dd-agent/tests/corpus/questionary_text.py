@@ -1,0 +1,2 @@
+import questionary
+print("got", questionary.text("What is your name?").ask())
