@@ -622,25 +622,19 @@ impl Term {
         self.pending = false;
     }
 
-    fn insert_lines(&mut self, n: usize) {
+    /// IL (`insert`) or DL: scrolls the part of the region from the
+    /// cursor's row down; nothing when the cursor is outside the region.
+    fn insert_or_delete_lines(&mut self, n: usize, insert: bool) {
         if self.row < self.top || self.row > self.bottom {
             return;
         }
         let top = self.top;
         self.top = self.row;
-        self.scroll_down(n);
-        self.top = top;
-        self.col = 0;
-        self.pending = false;
-    }
-
-    fn delete_lines(&mut self, n: usize) {
-        if self.row < self.top || self.row > self.bottom {
-            return;
+        if insert {
+            self.scroll_down(n);
+        } else {
+            self.scroll_up(n);
         }
-        let top = self.top;
-        self.top = self.row;
-        self.scroll_up(n);
         self.top = top;
         self.col = 0;
         self.pending = false;
@@ -1105,8 +1099,8 @@ impl vte::Perform for Performer<'_> {
             }
             ([] | [b'?'], 'J') => t.erase_display(param(params, 0, 0)),
             ([] | [b'?'], 'K') => t.erase_line(param(params, 0, 0)),
-            ([], 'L') => t.insert_lines(p0(1) as usize),
-            ([], 'M') => t.delete_lines(p0(1) as usize),
+            ([], 'L') => t.insert_or_delete_lines(p0(1) as usize, true),
+            ([], 'M') => t.insert_or_delete_lines(p0(1) as usize, false),
             ([], 'P') => t.delete_chars(p0(1) as usize),
             ([], 'S') => t.scroll_up(p0(1) as usize),
             ([], 'T') if params.len() <= 1 => t.scroll_down(p0(1) as usize),
