@@ -7,12 +7,12 @@ use tokio::sync::mpsc;
 /// What the core delivered.
 #[derive(Debug)]
 pub enum Item {
-    /// A repaint (its bytes).
-    Snapshot(Vec<u8>),
+    /// A repaint: the session's size (rows, cols) and its bytes.
+    Snapshot((u16, u16), Vec<u8>),
     /// Output bytes.
     Output(Vec<u8>),
-    /// Metadata changed.
-    Meta,
+    /// Metadata changed: the session's size (rows, cols) now.
+    Meta((u16, u16)),
     /// A state change.
     State(ConnectionState),
     /// A notice: code and message.
@@ -35,14 +35,14 @@ impl Forward {
 }
 
 impl SessionListener for Forward {
-    fn on_snapshot(&self, _offset: u64, _rows: u16, _cols: u16, data: Vec<u8>) {
-        let _ = self.0.send(Item::Snapshot(data));
+    fn on_snapshot(&self, _offset: u64, rows: u16, cols: u16, data: Vec<u8>) {
+        let _ = self.0.send(Item::Snapshot((rows, cols), data));
     }
     fn on_output(&self, _offset: u64, data: Vec<u8>) {
         let _ = self.0.send(Item::Output(data));
     }
     fn on_meta(&self, meta: SessionMeta) {
-        let _ = (meta, self.0.send(Item::Meta));
+        let _ = self.0.send(Item::Meta((meta.rows, meta.cols)));
     }
     fn on_state(&self, state: ConnectionState) {
         let _ = self.0.send(Item::State(state));

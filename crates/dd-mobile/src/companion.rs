@@ -318,7 +318,9 @@ impl Companion {
         let dialer = self.dialer(&stored)?;
         let last = lock(&self.last_seen).get(&session_id).copied();
         let first = match resume {
-            ResumeFrom::Screen => Resume::Screen,
+            // The phone's live view: bounded lag on any link (a fresh
+            // screen instead of a backlog it cannot take).
+            ResumeFrom::Screen => Resume::Live,
             ResumeFrom::Start => Resume::Offset { offset: 0 },
             ResumeFrom::Offset { offset } => Resume::Offset { offset },
             ResumeFrom::LastSeen => match last {

@@ -70,7 +70,9 @@ impl From<&SessionInfo> for SessionMeta {
 /// Where an attach starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum ResumeFrom {
-    /// The current screen, then live output.
+    /// The current screen, then live output, in live mode: whenever the
+    /// link falls behind, a fresh screen (`on_snapshot` again, at a later
+    /// offset) instead of the backlog, so the view is never far behind.
     Screen,
     /// Right after the last byte this `Companion` delivered for the session
     /// (in memory; the current screen when there is none).

@@ -311,6 +311,11 @@ pub enum Resume {
         /// How many bytes of history.
         bytes: u64,
     },
+    /// A live view for links that may not keep up: a snapshot, then live
+    /// output; whenever the stream falls behind the session by more than
+    /// a bound, a fresh snapshot of the present instead of the backlog
+    /// (docs/protocol.md, "Stream modes"). Output offsets then jump.
+    Live,
 }
 
 /// `session.attach` parameters.
@@ -701,6 +706,26 @@ mod tests {
             at: 1,
             source: PromptSource::Heuristic,
         }
+    }
+
+    #[test]
+    fn resume_modes_on_the_wire() {
+        for (r, j) in [
+            (Resume::Live, json!({"mode": "live"})),
+            (Resume::Screen, json!({"mode": "screen"})),
+            (
+                Resume::Offset { offset: 7 },
+                json!({"mode": "offset", "offset": 7}),
+            ),
+            (
+                Resume::Tail { bytes: 9 },
+                json!({"mode": "tail", "bytes": 9}),
+            ),
+        ] {
+            assert_eq!(serde_json::to_value(r).unwrap(), j);
+            assert_eq!(serde_json::from_value::<Resume>(j).unwrap(), r);
+        }
+        assert!(serde_json::from_value::<Resume>(json!({"mode": "mosh"})).is_err());
     }
 
     #[test]

@@ -70,6 +70,9 @@ impl AsyncWrite for Guarded {
 
 /// The answer to a connection over a bound: one non-blocking write, then
 /// the socket is dropped (the client may see a reset instead).
+/// Unsent bytes a connection's socket holds before it stops being writable.
+const NOTSENT_LOWAT: u32 = 16 * 1024;
+
 fn refuse(tcp: TcpStream, peer: SocketAddr, why: Refusal) {
     tracing::debug!(%peer, reason = %why, "connection refused");
     let body = format!("{why}\n");
@@ -133,6 +136,13 @@ pub(crate) async fn serve(
         // Keystrokes and echoes are small writes: never hold them for Nagle.
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+        // Little unsent data waits in the kernel (the socket is writable
+        // again below this mark): what a slow link cannot take stays in the
+        // agent, where a live-mode stream replaces it by a fresh snapshot
+        // instead of queueing seconds of backlog (docs/protocol.md).
+        if let Err(e) = socket2::SockRef::from(&tcp).set_tcp_notsent_lowat(NOTSENT_LOWAT) {
+            tracing::debug!(error = %e, "TCP_NOTSENT_LOWAT not set");
         }
         if let Err(e) = tcp_backstop(&tcp, idle_timeout) {
             tracing::debug!(error = %e, "TCP keepalive not set");

@@ -98,6 +98,16 @@ impl Conn {
         self.queue(cost, |permit| Out::Msg(m, permit)).await
     }
 
+    /// Waits until at most `limit` bytes wait in this connection's queue to
+    /// the writer (polled: a live-mode stream calls it before each item,
+    /// so it pulls output only as fast as the link drains).
+    pub(crate) async fn drained(&self, limit: usize) {
+        let want = super::bounds::MAX_QUEUED_BYTES.saturating_sub(limit);
+        while self.budget.available_permits() < want {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     /// Queues stream output (sealed from the shared bytes, no copy); as
     /// [`Conn::send`].
     pub(crate) async fn send_output(&self, stream: u64, offset: u64, data: Bytes) -> bool {

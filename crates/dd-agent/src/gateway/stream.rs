@@ -27,6 +27,10 @@ pub(crate) struct StreamStart {
     pub(crate) lease: Option<Lease>,
 }
 
+/// Bytes a live-mode stream lets wait in the connection's queue before it
+/// pulls more.
+const LIVE_QUEUE: usize = 4 * 1024;
+
 fn until(unix_secs: i64) -> Duration {
     let deadline = UNIX_EPOCH + Duration::from_secs(unix_secs.max(0) as u64);
     deadline
@@ -66,12 +70,21 @@ async fn run(conn: Arc<Conn>, mut s: StreamStart, mut stop: mpsc::Receiver<EndRe
     let expiry = tokio::time::sleep(expires_at.map(until).unwrap_or(Duration::MAX / 4));
     tokio::pin!(expiry);
     let has_expiry = expires_at.is_some();
+    let live = s.sub.is_live();
     let reason = loop {
         let msg = tokio::select! {
             biased;
             r = stop.recv() => break r.unwrap_or(EndReason::Shutdown),
             _ = &mut expiry, if has_expiry => break EndReason::Expired,
-            item = s.sub.next() => match item {
+            // A live-mode stream pulls only once the link has drained, so
+            // what it falls behind by shows in the session, where it is
+            // replaced by a fresh snapshot (`Subscription::next`).
+            item = async {
+                if live {
+                    conn.drained(LIVE_QUEUE).await;
+                }
+                s.sub.next().await
+            } => match item {
                 Some(StreamItem::Output { offset, data }) => {
                     if !conn.send_output(id, offset, data).await {
                         break conn.lost_reason();

@@ -1,22 +1,22 @@
 //! Output not yet fed to a session's screen model.
 //!
-//! Parsing every byte into the vt100 screen was most of the gateway's CPU
-//! under sustained output (`cat` of a big file): the screen is only looked
-//! at for late joiners' snapshots, titles and prompt detection, none of
-//! which needs every intermediate frame of a flood. So output is parsed as
-//! it comes only up to a budget per window ([`PARSE_BUDGET`] bytes per
-//! [`WINDOW`], about 1.3 MB/s: far above what a person or a prompt
-//! produces); beyond it, chunks wait here, and once more than [`KEEP`]
-//! bytes wait, the oldest are dropped and the screen is rebuilt from the
-//! newest `KEEP` bytes when it is next brought up to date (as a session
-//! loaded from disk already is). Whoever needs the screen brings it up to
-//! date first (a snapshot, a resize, the prompt heuristic); a timer does
-//! so [`DEFER`] after output stops, and at least every [`MAX_WAIT`] while
-//! it goes on, so titles and prompts are never later than that.
+//! The screen is only looked at for late joiners' snapshots, titles and
+//! prompt detection, none of which needs every intermediate frame of a
+//! flood, so output is parsed as it comes only up to a budget per window
+//! ([`PARSE_BUDGET`] bytes per [`WINDOW`], about 1.3 MB/s: far above what a
+//! person or a prompt produces); beyond it, chunks wait here and are parsed
+//! together later, which costs less (one lock, one pass, prompt detection
+//! once). Nothing is ever skipped: every byte reaches the screen, in order,
+//! so state drawn long ago and never redrawn (a status row, the alternate
+//! screen, a scroll region, a charset) is never lost. Memory stays bounded:
+//! once more than [`KEEP`] bytes wait they are parsed at once, whatever the
+//! budget says. Whoever needs the screen brings it up to date first (a
+//! snapshot, a resize, the prompt heuristic); a timer does so [`DEFER`]
+//! after output stops, and at least every [`MAX_WAIT`] while it goes on,
+//! so titles and prompts are never later than that.
 //!
-//! What a flood loses: notification signals (BEL, OSC 9/777/99) and title
-//! changes inside skipped output. Output that ends a flood — where a
-//! program waiting for input puts its prompt — is always parsed.
+//! What a flood delays: notification signals (BEL, OSC 9/777/99) and title
+//! changes are seen when their chunk is parsed, up to [`MAX_WAIT`] late.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -27,7 +27,7 @@ use bytes::Bytes;
 pub(crate) const PARSE_BUDGET: usize = 64 * 1024;
 /// The budget's window.
 pub(crate) const WINDOW: Duration = Duration::from_millis(50);
-/// Most output kept waiting; older bytes are skipped.
+/// Most output kept waiting; more is parsed at once.
 pub(crate) const KEEP: usize = 256 * 1024;
 /// How long output may wait after it stops before the screen catches up.
 pub(crate) const DEFER: Duration = Duration::from_millis(50);
@@ -38,8 +38,6 @@ pub(crate) const MAX_WAIT: Duration = Duration::from_secs(1);
 pub(crate) struct Backlog {
     chunks: VecDeque<Bytes>,
     len: usize,
-    /// Older output was skipped: rebuild the screen from `chunks`.
-    stale: bool,
     /// When the oldest and the newest waiting chunks arrived.
     since: Option<Instant>,
     last: Option<Instant>,
@@ -47,10 +45,9 @@ pub(crate) struct Backlog {
     window_parsed: usize,
 }
 
-/// What [`Backlog::take`] hands to the screen.
+/// What [`Backlog::take`] hands to the screen: every waiting chunk, oldest
+/// first.
 pub(crate) struct Pending {
-    /// Start from a blank screen (output before these chunks was skipped).
-    pub(crate) rebuild: bool,
     pub(crate) chunks: VecDeque<Bytes>,
 }
 
@@ -59,7 +56,6 @@ impl Default for Backlog {
         Backlog {
             chunks: VecDeque::new(),
             len: 0,
-            stale: false,
             since: None,
             last: None,
             window_start: Instant::now(),
@@ -70,7 +66,7 @@ impl Default for Backlog {
 
 impl Backlog {
     /// Adds output. True when it should be parsed now (the window's budget
-    /// allows it); false when it waits.
+    /// allows it, or more than [`KEEP`] bytes wait); false when it waits.
     pub(crate) fn push(&mut self, data: Bytes, now: Instant) -> bool {
         if now.duration_since(self.window_start) >= WINDOW {
             self.window_start = now;
@@ -80,21 +76,7 @@ impl Backlog {
         self.chunks.push_back(data);
         self.since.get_or_insert(now);
         self.last = Some(now);
-        while self.len > KEEP {
-            let over = self.len - KEEP;
-            let Some(front) = self.chunks.front_mut() else {
-                break;
-            };
-            if front.len() <= over {
-                self.len -= front.len();
-                self.chunks.pop_front();
-            } else {
-                *front = front.slice(over..);
-                self.len -= over;
-            }
-            self.stale = true;
-        }
-        self.window_parsed + self.len <= PARSE_BUDGET
+        self.len > KEEP || self.window_parsed + self.len <= PARSE_BUDGET
     }
 
     /// True when output waits.
@@ -115,7 +97,6 @@ impl Backlog {
         self.since = None;
         self.last = None;
         Pending {
-            rebuild: std::mem::take(&mut self.stale),
             chunks: std::mem::take(&mut self.chunks),
         }
     }
@@ -136,59 +117,58 @@ mod tests {
         for i in 0..1000u32 {
             assert!(b.push(Bytes::from(vec![b'x'; 100]), t + WINDOW * i));
             let p = b.take();
-            assert!(!p.rebuild);
             assert_eq!(joined(&p).len(), 100);
             assert!(b.is_empty() && b.due().is_none());
         }
     }
 
     #[test]
-    fn a_flood_waits_beyond_the_budget_and_keeps_only_the_newest_bytes() {
+    fn a_flood_waits_beyond_the_budget_and_nothing_is_skipped() {
         let mut b = Backlog::default();
         let t = Instant::now();
-        let mut parsed_now = 0;
-        let mut n = 0u8;
+        let mut parsed = Vec::new();
+        let mut sent = Vec::new();
+        let mut waited_max = 0;
         // 4 MiB within one window, in 16 KiB chunks, each chunk distinct.
-        for _ in 0..256 {
-            n = n.wrapping_add(1);
-            if b.push(Bytes::from(vec![n; 16 * 1024]), t) {
-                parsed_now += b.take().chunks.iter().map(|c| c.len()).sum::<usize>();
+        for i in 0..256u32 {
+            let chunk = vec![(i % 251) as u8; 16 * 1024];
+            sent.extend_from_slice(&chunk);
+            if b.push(Bytes::from(chunk), t) {
+                parsed.extend(joined(&b.take()));
             }
+            waited_max = waited_max.max(b.len);
         }
-        assert_eq!(parsed_now, PARSE_BUDGET);
+        // Beyond the budget output waits, but never more than KEEP.
+        assert!(waited_max <= KEEP, "{waited_max}");
+        assert!(!b.is_empty());
         assert_eq!(b.due(), Some(t + DEFER));
         // Output going on pushes the deadline, up to MAX_WAIT.
         b.push(Bytes::from_static(b"."), t + WINDOW / 4);
+        sent.push(b'.');
         assert_eq!(b.due(), Some(t + WINDOW / 4 + DEFER));
         b.push(Bytes::from_static(b"."), t + MAX_WAIT);
+        sent.push(b'.');
         assert_eq!(b.due(), Some(t + MAX_WAIT));
-        let p = b.take();
-        assert!(p.rebuild);
-        let bytes = joined(&p);
-        assert_eq!(bytes.len(), KEEP);
-        // The newest KEEP bytes: two dots and the end of the last chunks.
-        assert_eq!(&bytes[KEEP - 3..], &[n, b'.', b'.']);
-        assert_eq!(bytes[0], n.wrapping_sub(15));
+        parsed.extend(joined(&b.take()));
+        // Every byte, in order.
+        assert_eq!(parsed.len(), sent.len());
+        assert!(parsed == sent);
         // The budget is spent for this window; the next window parses again.
         let t = t + MAX_WAIT;
         assert!(!b.push(Bytes::from_static(b"y"), t + WINDOW / 2));
         assert!(b.push(Bytes::from_static(b"z"), t + WINDOW));
-        let p = b.take();
-        assert!(!p.rebuild);
-        assert_eq!(joined(&p), b"yz");
+        assert_eq!(joined(&b.take()), b"yz");
     }
 
     #[test]
-    fn a_chunk_bigger_than_what_is_kept_is_cut_to_its_end() {
+    fn a_chunk_bigger_than_what_waits_is_parsed_at_once_whole() {
         let mut b = Backlog::default();
         let mut data = vec![b'a'; KEEP + 10];
+        data[0] = b'<';
         data[KEEP + 9] = b'z';
-        // More than the budget: it waits, and is a rebuild.
-        assert!(!b.push(Bytes::from(data), Instant::now()));
-        let p = b.take();
-        assert!(p.rebuild);
-        let bytes = joined(&p);
-        assert_eq!(bytes.len(), KEEP);
-        assert_eq!(bytes.last(), Some(&b'z'));
+        assert!(b.push(Bytes::from(data), Instant::now()));
+        let bytes = joined(&b.take());
+        assert_eq!(bytes.len(), KEEP + 10);
+        assert_eq!((bytes[0], bytes[KEEP + 9]), (b'<', b'z'));
     }
 }

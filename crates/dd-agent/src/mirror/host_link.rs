@@ -107,8 +107,23 @@ impl HostLink {
         let reader = Arc::clone(&link);
         tokio::spawn(async move {
             while let Some(body) = host::read_frame(&mut rd).await {
-                if !reader.on_frame(body, &mgr) {
-                    break;
+                // Supervised: a panic handling one frame (no code path
+                // should panic; a screen model's own panics are already
+                // contained in `Screen::process`) drops this link the
+                // ordinary way, so the manager relinks and re-adopts every
+                // session, instead of killing this task silently.
+                let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    reader.on_frame(body, &mgr)
+                }));
+                match handled {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(_) => {
+                        tracing::error!(
+                            "panic while handling a frame from the session host; relinking"
+                        );
+                        break;
+                    }
                 }
             }
             reader.alive.store(false, Ordering::Release);

@@ -28,8 +28,12 @@ const GAP_READ: u64 = 1024 * 1024;
 pub(crate) const MAX_DIM: u16 = 1000;
 
 /// How much transcript is replayed to rebuild the screen of a session loaded
-/// from disk.
-const REBUILD_BYTES: u64 = 256 * 1024;
+/// from disk or adopted from the session host by a new gateway. The screen
+/// model parses well over 100 MB/s, so this costs a fraction of a second,
+/// once per session; state set before it (rare: a program that switched
+/// to the alternate screen and then printed 16 MiB without redrawing) is
+/// the one thing a rebuild can miss.
+const REBUILD_BYTES: u64 = 16 * 1024 * 1024;
 
 /// What never changes about a session.
 pub(crate) struct Fixed {
@@ -308,13 +312,9 @@ impl Session {
             return false;
         }
         let pending = st.backlog.take();
-        let (rows, cols) = (st.rows, st.cols);
         let Some(screen) = st.screen.as_mut() else {
             return false;
         };
-        if pending.rebuild {
-            *screen = Screen::new(rows, cols);
-        }
         let mut title_changed = false;
         for chunk in &pending.chunks {
             title_changed |= screen.process(chunk);

@@ -13,7 +13,7 @@ use dd_proto::methods::Resume;
 
 use super::detect::PromptEvent;
 use super::screen::Screen;
-use super::session::{lock, Session, Step};
+use super::session::{lock, Session, State, Step};
 use super::SessionError;
 
 /// One item of an attach stream.
@@ -79,7 +79,18 @@ pub struct Subscription {
     queued: VecDeque<Bytes>,
     done: bool,
     events_only: bool,
+    /// Live mode (`Resume::Live`): fall behind by more than [`LIVE_LAG`]
+    /// bytes and the next item is a fresh snapshot instead of the backlog.
+    live: bool,
 }
+
+/// How far (bytes of output) a live-mode stream may fall behind the
+/// session before it is sent a fresh snapshot instead of the backlog.
+pub const LIVE_LAG: u64 = 8 * 1024;
+
+/// Largest output item a live-mode stream sends (smaller items let it
+/// notice sooner that it fell behind).
+const LIVE_CHUNK: usize = 4 * 1024;
 
 impl Subscription {
     pub(crate) fn new(
@@ -99,7 +110,20 @@ impl Subscription {
             queued: VecDeque::new(),
             done: false,
             events_only,
+            live: false,
         }
+    }
+
+    /// Makes this a live-mode stream (see [`LIVE_LAG`]).
+    pub(crate) fn live(mut self, live: bool) -> Subscription {
+        self.live = live;
+        self
+    }
+
+    /// True for a live-mode stream: its writer should pull only when the
+    /// link has drained.
+    pub fn is_live(&self) -> bool {
+        self.live
     }
 
     /// The session this stream reads.
@@ -119,6 +143,15 @@ impl Subscription {
         if let Some(first) = self.first.take() {
             return Some(first);
         }
+        if self.live && !self.done {
+            if let Some(snap) = self.session.live_resync(self.next, LIVE_LAG) {
+                if let StreamItem::Snapshot { offset, .. } = &snap {
+                    self.next = *offset;
+                }
+                self.queued.clear();
+                return Some(snap);
+            }
+        }
         if let Some(chunk) = self.queued.pop_front() {
             return Some(self.output(chunk));
         }
@@ -133,9 +166,12 @@ impl Subscription {
             } else {
                 self.next
             };
-            let step = self
-                .session
-                .step(at, &mut self.seen, dd_proto::MAX_OUTPUT_CHUNK);
+            let max = if self.live {
+                LIVE_CHUNK
+            } else {
+                dd_proto::MAX_OUTPUT_CHUNK
+            };
+            let step = self.session.step(at, &mut self.seen, max);
             match step {
                 Step::Meta(info) => return Some(StreamItem::Meta(info)),
                 Step::Prompt(PromptEvent::Needed(p)) => return Some(StreamItem::InputNeeded(p)),
@@ -210,6 +246,8 @@ impl Session {
     /// Opens a stream of this session's output, starting as `resume` says.
     /// Works on ended sessions too: the transcript, then `Exited`.
     pub fn attach(self: &Arc<Self>, resume: Resume) -> Result<Subscription, SessionError> {
+        let live = resume == Resume::Live;
+        let resume = if live { Resume::Screen } else { resume };
         if resume == Resume::Screen && lock(&self.state).screen.is_none() {
             let screen = self.rebuild_screen()?;
             let mut st = lock(&self.state);
@@ -233,16 +271,7 @@ impl Session {
             // item first (see `step`).
             Resume::Offset { offset } => (offset, None),
             Resume::Tail { bytes } => (end.saturating_sub(bytes), None),
-            Resume::Screen => {
-                let data = st.screen.as_ref().map(Screen::repaint).unwrap_or_default();
-                let snap = StreamItem::Snapshot {
-                    offset: end,
-                    rows: st.rows,
-                    cols: st.cols,
-                    data,
-                };
-                (end, Some(snap))
-            }
+            Resume::Screen | Resume::Live => (end, Some(Self::snapshot_locked(&st))),
         };
         self.clients.fetch_add(1, Ordering::Relaxed);
         Ok(Subscription::new(
@@ -252,7 +281,36 @@ impl Session {
             (st.meta_gen, st.prompts.gen()),
             first,
             false,
-        ))
+        )
+        .live(live))
+    }
+
+    /// The screen as it stands at the end of the transcript (the caller
+    /// brought it up to date).
+    fn snapshot_locked(st: &State) -> StreamItem {
+        StreamItem::Snapshot {
+            offset: st.tail.end(),
+            rows: st.rows,
+            cols: st.cols,
+            data: st.screen.as_ref().map(Screen::repaint).unwrap_or_default(),
+        }
+    }
+
+    /// For a live-mode stream at `next`: a fresh snapshot of the present
+    /// when the stream is more than `bound` bytes behind the end (the
+    /// stream then goes on from the snapshot's offset), else None.
+    pub(crate) fn live_resync(&self, next: u64, bound: u64) -> Option<StreamItem> {
+        let mut st = lock(&self.state);
+        if st.tail.end().saturating_sub(next) <= bound || st.screen.is_none() {
+            return None;
+        }
+        let fed = self.feed_screen(&mut st);
+        let snap = Self::snapshot_locked(&st);
+        drop(st);
+        if fed {
+            self.wake.send_replace(());
+        }
+        Some(snap)
     }
 
     /// Opens an events-only stream: metadata changes, input-needed and

@@ -16,6 +16,32 @@ use dd_mobile::{Companion, ConnectionState, ResumeFrom};
 
 use crate::listener::{final_error, Forward, Item};
 
+/// Follows the session's size: the output is drawn for the session's
+/// rows x cols (the owner's terminal), never for this one, so when the
+/// session's size is first known or changes, this terminal is asked to
+/// take that size (xterm's `CSI 8 ; rows ; cols t`; terminals that do not
+/// honour it ignore it), and when it still differs a notice says so. The
+/// PTY is never resized from here.
+#[derive(Default)]
+struct View {
+    size: Option<(u16, u16)>,
+}
+
+impl View {
+    fn follow(&mut self, size: (u16, u16), out: &mut impl Write) {
+        if self.size == Some(size) {
+            return;
+        }
+        self.size = Some(size);
+        let (rows, cols) = size;
+        let local = dd_cli::term::size();
+        if let Some((r, c)) = local.filter(|&l| l != size) {
+            eprint!("\r\n[the session is {cols}x{rows}, this terminal {c}x{r}: asking it to resize]\r\n");
+            let _ = write!(out, "\x1b[8;{rows};{cols}t");
+        }
+    }
+}
+
 /// Runs the interactive attach; returns the exit code.
 pub async fn run(comp: Arc<Companion>, session_id: String) -> Result<i32> {
     let (listener, mut rx) = Forward::channel();
@@ -27,17 +53,27 @@ pub async fn run(comp: Arc<Companion>, session_id: String) -> Result<i32> {
     let mut keys = Stdin::open();
     let mut stdout = std::io::stdout();
     let mut esc = Escape::new(b"d");
+    let mut view = View::default();
     let outcome: Result<i32> = loop {
         tokio::select! {
             item = rx.recv() => {
                 let Some(item) = item else { break Ok(0) };
                 match item {
-                    Item::Snapshot(d) | Item::Output(d) => {
+                    Item::Snapshot(size, d) => {
+                        view.follow(size, &mut stdout);
                         let _ = stdout.write_all(&d);
                         let _ = stdout.flush();
                     }
+                    Item::Output(d) => {
+                        let _ = stdout.write_all(&d);
+                        let _ = stdout.flush();
+                    }
+                    Item::Meta(size) => {
+                        view.follow(size, &mut stdout);
+                        let _ = stdout.flush();
+                    }
                     // The terminal shows the prompt itself.
-            Item::Meta | Item::InputNeeded(_) | Item::InputCleared(_) => {}
+                    Item::InputNeeded(_) | Item::InputCleared(_) => {}
                     Item::Notice(code, message) => eprint!("\r\n[{code}: {message}]\r\n"),
                     Item::State(ConnectionState::Reconnecting { attempt, retry_in_ms }) => {
                         eprint!("\r\n[connection lost; reconnecting (attempt {attempt}, in {retry_in_ms} ms)]\r\n");

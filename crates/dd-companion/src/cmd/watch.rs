@@ -69,14 +69,14 @@ pub async fn run(
             break Err(CliError::coded("failed", "the attach ended without a reason").into());
         };
         match item {
-            Item::Snapshot(data) | Item::Output(data) => {
+            Item::Snapshot(_, data) | Item::Output(data) => {
                 let _ = stdout.write_all(&data);
                 let _ = stdout.flush();
                 if matcher.as_mut().is_some_and(|m| m.feed(&data)) {
                     break Ok(0);
                 }
             }
-            Item::Meta => {}
+            Item::Meta(_) => {}
             Item::InputNeeded(p) => eprintln!(
                 "input needed #{}: {} (dd-companion answer {} CHOICE)",
                 p.seq,

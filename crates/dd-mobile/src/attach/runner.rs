@@ -108,7 +108,11 @@ async fn reconnect(r: &Run) -> Result<AttachStream, ConnectionState> {
                 Failed::Final(ConnectionState::Detached)
             },
             || async {
-                let resume = r.inner.resume_or(r.fallback);
+                // A live view resumes with the present, not what it missed.
+                let resume = match r.fallback {
+                    Resume::Live => Resume::Live,
+                    fallback => r.inner.resume_or(fallback),
+                };
                 let stream = open(&r.dialer, &r.inner.session_id, resume).await;
                 let stream = stream.map_err(|e| {
                     tracing::debug!(%e, "reconnect failed");
