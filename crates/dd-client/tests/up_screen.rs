@@ -377,3 +377,60 @@ fn down_never_signals_an_agent_it_did_not_start() {
         .arg(&state)
         .output();
 }
+
+/// `Ctrl-] p` inside an attach: a shell session's link comes with the
+/// shell warning; in a terminal that is itself a dd session, nothing is
+/// minted or drawn (its watchers would see the link).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_p_warns_for_a_shell_and_draws_no_link_inside_a_dd_session() {
+    let _ = agent_bin();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("agent");
+    let c = Client::new();
+    let _down = Down(&c);
+
+    let mut t = up(&c, &state, &["--no-wait"]);
+    wait(&mut t, "[dd] attaching", LONG);
+    let first = link_of(&seen(&t));
+    t.write(b"\x1dp").unwrap();
+    wait(&mut t, "Press any key to return", LONG);
+    let screen = seen(&t);
+    let drawn = &screen[screen.rfind("runs a shell").expect("the shell warning")..];
+    let second = link_of(drawn);
+    assert_ne!(first, second, "Ctrl-] p mints its own link");
+    t.write(b"x").unwrap();
+    // Back to the session once it is repainted from a fresh snapshot.
+    std::thread::sleep(Duration::from_secs(2));
+    detach(&mut t);
+
+    // The same, from a terminal that says it is dd session s_outer.
+    let session = dd_proto::Link::parse_kind(&second, dd_proto::LinkKind::Pair)
+        .unwrap()
+        .session_id
+        .expect("a pairing link names its session");
+    let before = tokens_minted(&c, &session).await;
+    let home = c.home.path().to_str().unwrap().to_owned();
+    let args = ["session", "attach", session.as_str()];
+    let mut t = Term::spawn(
+        client_bin().to_str().unwrap(),
+        &args,
+        &[("DD_CLIENT_HOME", &home), ("DD_SESSION_ID", "s_outer")],
+    )
+    .unwrap()
+    .keep();
+    std::thread::sleep(Duration::from_millis(500));
+    t.write(b"\x1dp").unwrap();
+    wait(&mut t, "Press any key to return", LONG);
+    let screen = seen(&t);
+    assert!(screen.contains("no pairing link"), "{screen}");
+    assert!(
+        screen.contains("this terminal is dd session s_outer"),
+        "{screen}"
+    );
+    assert!(!screen.contains("dd://pair?"), "{screen}");
+    assert_eq!(tokens_minted(&c, &session).await, before, "nothing minted");
+    t.write(b"x").unwrap();
+    // Back to the session once it is repainted from a fresh snapshot.
+    std::thread::sleep(Duration::from_secs(2));
+    detach(&mut t);
+}

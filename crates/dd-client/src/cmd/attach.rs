@@ -19,7 +19,10 @@ use anyhow::Result;
 use dd_client_core::resume::{self, Cursor};
 use dd_client_core::{AttachStream, ClientError, Connection, StreamItem};
 use dd_proto::message::EndReason;
-use dd_proto::methods::{PairCreate, PairCreated, Resize, Resume, PAIR_CREATE, SESSION_RESIZE};
+use dd_proto::methods::{
+    PairCreate, PairCreated, Resize, Resume, SessionInfo, SessionRef, PAIR_CREATE, SESSION_META,
+    SESSION_RESIZE,
+};
 use dd_proto::{ErrorCode, Event};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
@@ -32,7 +35,7 @@ use dd_cli::escape::{Action, Escape};
 use dd_cli::term::Stdin;
 
 enum Bg {
-    Pair(Result<PairCreated, ClientError>),
+    Pair(Result<Pairing, String>),
     Reattached(Result<AttachStream, ClientError>),
 }
 
@@ -115,10 +118,51 @@ fn end_error(reason: EndReason, message: String) -> anyhow::Error {
     CliError::from_code(code, message).into()
 }
 
-fn draw_qr(p: &Result<PairCreated, ClientError>) {
+/// What `Ctrl-] p` draws: the link, and the shell warning when the
+/// session runs a shell.
+struct Pairing {
+    link: PairCreated,
+    warning: Option<String>,
+}
+
+/// `Ctrl-] p`: a pairing link for `session`, with the shell warning when it
+/// runs a shell. Refused, with nothing minted, when this terminal is itself
+/// a dd session: the QR would be drawn into that session's output, for
+/// everyone who watches it (`session pair-mobile --in-session` overrides
+/// that outside an attach).
+async fn pairing(conn: &Connection, session: &str) -> Result<Pairing, String> {
+    super::pair::refuse_inside_session(false).map_err(|e| e.to_string())?;
+    let info: SessionInfo = conn
+        .call_typed(
+            SESSION_META,
+            &SessionRef {
+                session: session.to_owned(),
+            },
+        )
+        .await
+        .map_err(|e| format!("cannot read the session: {e}"))?;
+    let warning = super::pair::is_shell(&info.command).then(|| super::pair::shell_warning(&info));
+    let params = PairCreate {
+        session: session.to_owned(),
+        ttl_secs: None,
+        grant_ttl_secs: None,
+        read_only: false,
+        label: Some("attach".into()),
+    };
+    let link = conn
+        .call_typed(PAIR_CREATE, &params)
+        .await
+        .map_err(|e| format!("cannot create a pairing link: {e}"))?;
+    Ok(Pairing { link, warning })
+}
+
+fn draw_qr(p: &Result<Pairing, String>) {
     let mut s = String::from("\x1b[2J\x1b[H");
     match p {
-        Ok(p) => {
+        Ok(Pairing { link: p, warning }) => {
+            if let Some(w) = warning {
+                s.push_str(&format!("{w}\r\n\r\n"));
+            }
             match qr::encode(&p.link) {
                 Ok(code) => s.push_str(&qr::to_terminal(&code).replace('\n', "\r\n")),
                 Err(e) => s.push_str(&format!("{e}\r\n")),
@@ -131,7 +175,7 @@ fn draw_qr(p: &Result<PairCreated, ClientError>) {
                 p.token_id
             ));
         }
-        Err(e) => s.push_str(&format!("[dd] cannot create a pairing link: {e}\r\n")),
+        Err(e) => s.push_str(&format!("[dd] no pairing link: {e}\r\n")),
     }
     s.push_str("\r\nPress any key to return to the session.\r\n");
     out(s.as_bytes());
@@ -254,15 +298,9 @@ async fn attach_loop(ctx: &super::Ctx, mut conn: Connection, id: &str) -> Result
                                 Action::Key(b'p') => {
                                     mode = Mode::QrPending;
                                     let (conn, tx) = (conn.clone(), bg_tx.clone());
-                                    let params = PairCreate {
-                                        session: id.to_owned(),
-                                        ttl_secs: None,
-                                        grant_ttl_secs: None,
-                                        read_only: false,
-                                        label: Some("attach".into()),
-                                    };
+                                    let session = id.to_owned();
                                     tokio::spawn(async move {
-                                        let r = conn.call_typed(PAIR_CREATE, &params).await;
+                                        let r = pairing(&conn, &session).await;
                                         let _ = tx.send(Bg::Pair(r));
                                     });
                                     break;

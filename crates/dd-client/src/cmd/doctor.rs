@@ -14,12 +14,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::Result;
-use dd_proto::methods::Health;
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use tokio::net::TcpStream;
 
-use super::{connect_profile, print_json, up, Ctx};
+use super::{connect_profile, local, print_json, Ctx};
 use crate::cli::DoctorArgs;
 
 /// How long one probe may take.
@@ -53,65 +52,6 @@ pub struct PortCheck {
     /// The error, when not open.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-/// `/health` with the `Date` header.
-pub struct HealthReply {
-    /// The body.
-    pub health: Health,
-    /// The agent's clock (Unix seconds), from `Date`.
-    pub date: Option<i64>,
-}
-
-/// `GET /health` on a plain `http://` agent URL.
-pub async fn fetch_health(agent_url: &str) -> Result<HealthReply> {
-    let u = url::Url::parse(agent_url)?;
-    let host = u.host_str().ok_or_else(|| anyhow::anyhow!("no host"))?;
-    let port = u
-        .port_or_known_default()
-        .ok_or_else(|| anyhow::anyhow!("no port"))?;
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let fut = async {
-        let mut s = TcpStream::connect((bare, port)).await?;
-        let req = format!(
-            "GET {} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n",
-            dd_proto::HEALTH_PATH
-        );
-        s.write_all(req.as_bytes()).await?;
-        let mut buf = Vec::new();
-        s.take(64 * 1024).read_to_end(&mut buf).await?;
-        anyhow::Ok(buf)
-    };
-    let buf = tokio::time::timeout(PROBE, fut).await??;
-    let text = String::from_utf8_lossy(&buf);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| anyhow::anyhow!("bad HTTP response"))?;
-    let status = head.lines().next().unwrap_or_default();
-    if !status.contains(" 200") {
-        anyhow::bail!("health: {status}");
-    }
-    let date = head.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.trim()
-            .eq_ignore_ascii_case("date")
-            .then(|| parse_http_date(v.trim()))
-            .flatten()
-    });
-    Ok(HealthReply {
-        health: serde_json::from_str(body.trim())?,
-        date,
-    })
-}
-
-/// An IMF-fixdate (`Tue, 01 Dec 2026 10:03:07 GMT`) as Unix seconds.
-fn parse_http_date(s: &str) -> Option<i64> {
-    let fmt = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    time::PrimitiveDateTime::parse(s, &fmt)
-        .ok()
-        .map(|d| d.assume_utc().unix_timestamp())
 }
 
 fn is_loopback_host(host: &str) -> bool {
@@ -221,10 +161,10 @@ pub async fn run(ctx: &Ctx, args: DoctorArgs) -> Result<()> {
     };
     let state = match args.state_dir {
         Some(s) => Some(s),
-        None => up::default_state_dir().ok(),
+        None => local::default_state_dir().ok(),
     };
     let profile = ctx.cfg.profile()?;
-    let local = state.as_deref().and_then(up::read_agent_json);
+    let local = state.as_deref().and_then(local::read_agent_json);
     let local_listening = state
         .as_deref()
         .and_then(|s| std::fs::read(s.join("agent.json")).ok())
@@ -391,7 +331,7 @@ pub async fn run(ctx: &Ctx, args: DoctorArgs) -> Result<()> {
     let mut skew: Option<i64> = None;
     if !tls && port_check.as_ref().is_some_and(|p| p.result == "open") {
         let before = now();
-        match fetch_health(&link_url).await {
+        match local::fetch_health(&link_url).await {
             Ok(h) => {
                 let key_ok = profile.as_ref().map(|p| p.agent_key == h.health.agent_key);
                 health_json = serde_json::json!({
@@ -569,17 +509,6 @@ fn report(ctx: &Ctx, findings: &[Finding], mut facts: serde_json::Value) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn http_dates() {
-        assert_eq!(
-            parse_http_date("Tue, 01 Dec 2026 10:03:07 GMT"),
-            Some(1_796_119_387)
-        );
-        assert_eq!(parse_http_date("yesterday"), None);
-        assert_eq!(parse_http_date("Tue, 01 Dec 2026 10:03:07 PST"), None);
-    }
-
     #[test]
     fn loopback_and_private_hosts() {
         for h in [

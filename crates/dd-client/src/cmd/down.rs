@@ -17,6 +17,7 @@ use dd_proto::methods::{SessionList, SessionStatus, SESSION_LIST};
 use rustix::process::{kill_process, test_kill_process, Pid, Signal};
 use serde_json::json;
 
+use super::local;
 use super::up::{self, Started, PENDING_FILE, STARTED_FILE};
 use super::{connect_profile, pair, print_json, Ctx};
 use crate::cli::DownArgs;
@@ -40,7 +41,7 @@ pub async fn run(ctx: &Ctx, args: DownArgs) -> Result<()> {
         .into());
     };
     let state = &started.state_dir;
-    let info = up::read_agent_json(state);
+    let info = local::read_agent_json(state);
     let serving = match &info {
         Some(i) => {
             let announced_pid = std::fs::read(state.join("agent.json"))
@@ -49,7 +50,7 @@ pub async fn run(ctx: &Ctx, args: DownArgs) -> Result<()> {
                 .and_then(|v| v["pid"].as_u64());
             announced_pid == Some(started.pid as u64)
                 && alive(started.pid)
-                && up::health_ok(&up::connectable(&i.url), &i.agent_key).await
+                && local::health_ok(&local::connectable(&i.url), &i.agent_key).await
         }
         None => false,
     };
@@ -128,7 +129,7 @@ pub async fn run(ctx: &Ctx, args: DownArgs) -> Result<()> {
 
     let mut ended = false;
     if args.end_sessions {
-        let out = Command::new(up::agent_binary()?)
+        let out = Command::new(local::agent_binary()?)
             .arg("stop-sessions")
             .arg("--state-dir")
             .arg(state)

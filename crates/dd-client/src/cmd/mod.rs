@@ -7,6 +7,7 @@ mod down;
 mod enroll;
 mod events;
 mod hook;
+mod local;
 mod pair;
 mod reattach;
 mod session;

@@ -43,7 +43,9 @@ pub fn refuse_inside_session(allowed: bool) -> Result<(), CliError> {
         Ok(id) if !id.is_empty() && !allowed => Err(CliError::new(
             "inside_session",
             format!(
-                "this terminal is dd session {}: its output goes to everyone watching it,                  and whoever redeems the link first gets the grant; run this outside dd                  sessions, or pass --in-session if nobody else watches this one",
+                "this terminal is dd session {}: its output goes to everyone watching it, \
+                and whoever redeems the link first gets the grant; run this outside dd \
+                sessions, or pass --in-session if nobody else watches this one",
                 dd_proto::text::sanitize(&id, 64)
             ),
         )),
@@ -71,7 +73,11 @@ pub fn is_shell(command: &[String]) -> bool {
 /// The on-screen warning before an interactive link for a shell session.
 pub fn shell_warning(session: &SessionInfo) -> String {
     format!(
-        "warning: session {} runs a shell ({}). Whoever redeems this link can run any          command as the agent's user on this machine — read your files, mint an owner          enrollment link (`dd-agent enroll-link`) and so reach every session. Share it          only with yourself; for anyone else use --read-only or a session running one          program (`dd-client session new -- PROGRAM`).",
+        "warning: session {} runs a shell ({}). Whoever redeems this link can run any \
+        command as the agent's user on this machine — read your files, mint an owner \
+        enrollment link (`dd-agent enroll-link`) and so reach every session. Share it \
+        only with yourself; for anyone else use --read-only or a session running one \
+        program (`dd-client session new -- PROGRAM`).",
         session.id,
         dd_proto::text::sanitize(&session.command.join(" "), 80)
     )

@@ -19,11 +19,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use dd_proto::methods::{
-    CreateSession, Health, SessionInfo, SessionList, SessionStatus, SESSION_CREATE, SESSION_LIST,
+    CreateSession, SessionInfo, SessionList, SessionStatus, SESSION_CREATE, SESSION_LIST,
 };
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::local::{
+    agent_binary, connectable, default_state_dir, health_ok, read_agent_json, AgentInfo,
+};
 use super::pair::WaitEnd;
 use super::{attach, connect_profile, enroll, pair, print_json, Ctx};
 use crate::cli::UpArgs;
@@ -35,74 +38,6 @@ use dd_client_core::Connection;
 use dd_proto::methods::PairCreated;
 use std::io::IsTerminal;
 use zeroize::Zeroize;
-
-/// What the agent prints when ready (and keeps in `agent.json`).
-#[derive(Debug, Clone, Deserialize)]
-pub(super) struct AgentInfo {
-    pub url: String,
-    pub agent_key: String,
-}
-
-/// `$XDG_STATE_HOME/dd/agent`, else `~/.local/state/dd/agent`.
-pub(super) fn default_state_dir() -> Result<PathBuf, CliError> {
-    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
-    if let Some(x) = var("XDG_STATE_HOME") {
-        return Ok(PathBuf::from(x).join("dd").join("agent"));
-    }
-    var("HOME")
-        .map(|h| PathBuf::from(h).join(".local/state/dd/agent"))
-        .ok_or_else(|| CliError::new("config", "set HOME or pass --state-dir"))
-}
-
-/// A URL this machine can connect to: a wildcard listen address becomes
-/// loopback.
-pub(super) fn connectable(url: &str) -> String {
-    url.replace("://0.0.0.0", "://127.0.0.1")
-        .replace("://[::]", "://[::1]")
-}
-
-/// Asks `GET /health`; true when it answers with `agent_key`.
-pub(super) async fn health_ok(agent_url: &str, agent_key: &str) -> bool {
-    match health(agent_url).await {
-        Ok(h) => h.agent_key == agent_key,
-        Err(e) => {
-            tracing::debug!(%e, agent_url, "health check failed");
-            false
-        }
-    }
-}
-
-pub(super) async fn health(agent_url: &str) -> Result<Health> {
-    Ok(super::doctor::fetch_health(agent_url).await?.health)
-}
-
-/// `dd-agent` next to this executable, else on PATH.
-pub(super) fn agent_binary() -> Result<PathBuf, CliError> {
-    if let Some(p) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(|d| d.join("dd-agent")))
-        .filter(|p| p.is_file())
-    {
-        return Ok(p);
-    }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join("dd-agent"))
-                .find(|p| p.is_file())
-        })
-        .ok_or_else(|| {
-            CliError::new(
-                "agent_not_found",
-                "cannot find dd-agent next to dd-client or on PATH",
-            )
-        })
-}
-
-pub(super) fn read_agent_json(state: &Path) -> Option<AgentInfo> {
-    let b = std::fs::read(state.join("agent.json")).ok()?;
-    serde_json::from_slice(&b).ok()
-}
 
 /// Reuses the agent of `state` if it answers, else starts it.
 async fn ensure_agent(ctx: &Ctx, state: &Path, listen: &str) -> Result<AgentInfo> {
