@@ -218,6 +218,21 @@ impl Connection {
             .map_err(|e| ClientError::Protocol(format!("{method} result: {e}")))
     }
 
+    /// `session.meta`: the session's metadata (size, status, the prompt
+    /// waiting now).
+    pub async fn session_meta(
+        &self,
+        session: &str,
+    ) -> Result<dd_proto::methods::SessionInfo, ClientError> {
+        self.call_typed(
+            dd_proto::methods::SESSION_META,
+            &dd_proto::methods::SessionRef {
+                session: session.to_owned(),
+            },
+        )
+        .await
+    }
+
     /// Sends input bytes on attach stream `stream` (no answer; a refusal
     /// arrives as an [`Event::Error`](dd_proto::Event::Error) on the stream).
     pub async fn send_input(&self, stream: u64, data: &[u8]) -> Result<(), ClientError> {

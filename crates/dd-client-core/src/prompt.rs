@@ -1,10 +1,7 @@
 //! Prompts (`input_needed`) as clients show and answer them: shared by
 //! `dd-client`, `dd-companion` and the mobile core.
 
-use dd_proto::methods::{
-    Choice, InputNeeded, PromptSource, SendInput, SessionInfo, SessionRef, SESSION_INPUT,
-    SESSION_META,
-};
+use dd_proto::methods::{Choice, InputNeeded, PromptSource, SendInput, SessionInfo, SESSION_INPUT};
 
 use crate::{ClientError, Connection};
 
@@ -139,14 +136,7 @@ pub async fn answer_waiting(
     choice: &str,
     seq: Option<u64>,
 ) -> Result<(InputNeeded, String), AnswerError> {
-    let info: SessionInfo = conn
-        .call_typed(
-            SESSION_META,
-            &SessionRef {
-                session: session.to_owned(),
-            },
-        )
-        .await?;
+    let info: SessionInfo = conn.session_meta(session).await?;
     let Some(prompt) = info.waiting.map(|p| *p) else {
         return Err(AnswerError::NotWaiting {
             session: session.to_owned(),

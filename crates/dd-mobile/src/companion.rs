@@ -7,9 +7,7 @@ use std::time::Duration;
 use dd_client_core::clock::now_secs;
 use dd_client_core::sync::lock;
 use dd_proto::link::{Link, LinkKind};
-use dd_proto::methods::{
-    self, GrantInfo, GrantRevoke, PairRedeem, Resume, SessionInfo, SessionRef,
-};
+use dd_proto::methods::{self, GrantInfo, GrantRevoke, PairRedeem, Resume, SessionInfo};
 use dd_proto::noise::StaticKeypair;
 use zeroize::Zeroizing;
 
@@ -207,14 +205,7 @@ impl Companion {
                 return Err(e.into());
             }
         };
-        let meta = conn
-            .call_typed::<_, SessionInfo>(
-                methods::SESSION_META,
-                &SessionRef {
-                    session: grant.session_id.clone(),
-                },
-            )
-            .await;
+        let meta = conn.session_meta(&grant.session_id).await;
         conn.close().await;
         let credential = Credential {
             session_id: grant.session_id.clone(),

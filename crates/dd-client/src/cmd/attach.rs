@@ -20,8 +20,7 @@ use dd_client_core::resume::{self, Cursor};
 use dd_client_core::{AttachStream, ClientError, Connection, StreamItem};
 use dd_proto::message::EndReason;
 use dd_proto::methods::{
-    PairCreate, PairCreated, Resize, Resume, SessionInfo, SessionRef, PAIR_CREATE, SESSION_META,
-    SESSION_RESIZE,
+    PairCreate, PairCreated, Resize, Resume, SessionInfo, PAIR_CREATE, SESSION_RESIZE,
 };
 use dd_proto::{ErrorCode, Event};
 use tokio::signal::unix::{signal, SignalKind};
@@ -133,12 +132,7 @@ struct Pairing {
 async fn pairing(conn: &Connection, session: &str) -> Result<Pairing, String> {
     super::pair::refuse_inside_session(false).map_err(|e| e.to_string())?;
     let info: SessionInfo = conn
-        .call_typed(
-            SESSION_META,
-            &SessionRef {
-                session: session.to_owned(),
-            },
-        )
+        .session_meta(session)
         .await
         .map_err(|e| format!("cannot read the session: {e}"))?;
     let warning = super::pair::is_shell(&info.command).then(|| super::pair::shell_warning(&info));

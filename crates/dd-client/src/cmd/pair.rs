@@ -9,7 +9,6 @@ use dd_client_core::Connection;
 use dd_proto::methods::{
     GrantInfo, GrantList, GrantRevoke, PairCancel, PairCreate, PairCreated, PairStatus, Revoked,
     SessionInfo, SessionRef, GRANT_LIST, GRANT_REVOKE, PAIR_CANCEL, PAIR_CREATE, PAIR_STATUS,
-    SESSION_META,
 };
 use dd_proto::ErrorCode;
 use serde_json::{json, Value};
@@ -89,14 +88,7 @@ pub async fn warn_if_shell(conn: &Connection, session: &str, read_only: bool) ->
     if read_only {
         return Ok(());
     }
-    let info: SessionInfo = conn
-        .call_typed(
-            SESSION_META,
-            &SessionRef {
-                session: session.to_owned(),
-            },
-        )
-        .await?;
+    let info: SessionInfo = conn.session_meta(session).await?;
     if is_shell(&info.command) {
         eprintln!("{}", shell_warning(&info));
     }

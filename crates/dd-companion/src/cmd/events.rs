@@ -9,7 +9,7 @@ use dd_client_core::StreamItem;
 use dd_mobile::{Companion, MobileError};
 use dd_proto::keys::encode_bytes;
 use dd_proto::message::{EndReason, Event};
-use dd_proto::methods::{SendInput, SessionInfo, SessionRef, SESSION_INPUT, SESSION_META};
+use dd_proto::methods::{SendInput, SessionInfo, SESSION_INPUT};
 use serde_json::json;
 
 use crate::errors::CliError;
@@ -115,15 +115,7 @@ async fn answer_on(
     choice: &str,
     seq: Option<u64>,
 ) -> Result<(u64, String)> {
-    let info: SessionInfo = conn
-        .call_typed(
-            SESSION_META,
-            &SessionRef {
-                session: id.to_owned(),
-            },
-        )
-        .await
-        .map_err(MobileError::from)?;
+    let info: SessionInfo = conn.session_meta(id).await.map_err(MobileError::from)?;
     let Some(prompt) = info.waiting else {
         return Err(
             CliError::coded("not_waiting", format!("session {id} waits for no answer")).into(),
