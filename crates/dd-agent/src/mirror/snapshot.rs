@@ -8,7 +8,8 @@
 //! primary will get back is set and saved by entering it (`CSI ? 1049 h`),
 //! then the alternate screen is painted; tab stops; the scroll region; the
 //! DECSC-saved cursor; the cursor (a pending wrap is restored by printing
-//! the last column's character again); attributes and charsets; modes.
+//! the last column's character again); attributes and charsets; modes;
+//! last, the character REP would repeat, printed again in its place.
 
 use std::fmt::Write;
 
@@ -26,11 +27,18 @@ struct Out {
     pen: Pen,
     /// The viewer's G0 is the DEC special graphics set.
     acs: bool,
+    /// The viewer's GL is G1 (after SO), not G0.
+    shifted: bool,
 }
 
 impl Out {
     fn pen(&mut self, pen: Pen) {
         let acs = pen.flags & attr::ACS != 0;
+        // Cells are painted through G0.
+        if self.shifted {
+            self.s.push('\x0f');
+            self.shifted = false;
+        }
         if acs != self.acs {
             self.s.push_str(if acs { "\x1b(0" } else { "\x1b(B" });
             self.acs = acs;
@@ -107,6 +115,7 @@ impl Out {
         let name = |c: Charset| if c == Charset::DecGraphics { '0' } else { 'B' };
         let _ = write!(self.s, "\x1b({}\x1b){}", name(g[0]), name(g[1]));
         self.acs = g[0] == Charset::DecGraphics;
+        self.shifted = gl == 1;
         self.s.push(if gl == 1 { '\x0e' } else { '\x0f' });
     }
 
@@ -191,6 +200,7 @@ impl Term {
             s: String::with_capacity(self.rows as usize * (self.cols as usize + 8) + 512),
             pen: Pen::default(),
             acs: false,
+            shifted: false,
         };
         o.s.push_str(RESET);
         if !title.is_empty() {
@@ -280,6 +290,36 @@ impl Term {
         }
         if self.cursor_style != 0 {
             let _ = write!(o.s, "\x1b[{} q", self.cursor_style);
+        }
+        // A character printed last, with nothing but printing after it, is
+        // what a REP that follows repeats: it is printed again where it is,
+        // as the very last thing (any control would forget it), with the
+        // pen and charset it was printed in (both unchanged since, or it
+        // would be forgotten). In insert mode the cell is deleted first, so
+        // that printing it again inserts it back where it was.
+        if let Some(c) = self.last {
+            let (row, col) = self.last_at;
+            if let Some(cell) = self
+                .grid()
+                .rows
+                .get(row as usize)
+                .and_then(|r| r.get(col as usize))
+            {
+                let row = if self.origin {
+                    row.saturating_sub(self.top)
+                } else {
+                    row
+                };
+                o.cup(row, col);
+                if self.insert {
+                    let width = if cell.width == Width::Wide { 2 } else { 1 };
+                    let _ = write!(o.s, "\x1b[{width}P");
+                }
+                o.s.push(c);
+                if let Some(e) = &cell.extra {
+                    o.s.push_str(e);
+                }
+            }
         }
         o.s.into_bytes()
     }

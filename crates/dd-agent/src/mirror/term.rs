@@ -175,8 +175,11 @@ pub(crate) struct Term {
     pub(crate) mouse_encoding: u16,
     pub(crate) cursor_style: u16,
     pub(crate) tabs: Vec<bool>,
-    /// The last graphic character printed (for REP).
-    last: Option<char>,
+    /// The last graphic character printed (for REP), as received (before
+    /// a charset maps it), while nothing but printing has followed it.
+    pub(crate) last: Option<char>,
+    /// Where `last` was put (row, column of its first cell).
+    pub(crate) last_at: (u16, u16),
 }
 
 /// What the emulator reports outward while it runs.
@@ -220,6 +223,7 @@ impl Term {
             cursor_style: 0,
             tabs: default_tabs(cols),
             last: None,
+            last_at: (0, 0),
         }
     }
 
@@ -295,6 +299,8 @@ impl Term {
             s.row = s.row.min(rows - 1);
             s.col = s.col.min(cols - 1);
         }
+        // Where REP's character was may be gone.
+        self.last = None;
         self.row = (self.row as usize - drop.min(self.row as usize)) as u16;
         self.row = self.row.min(rows - 1);
         self.col = self.col.min(cols - 1);
@@ -437,16 +443,11 @@ impl Term {
             self.col = 0;
             self.index();
         }
-        let (row, col) = (self.row as usize, self.col as usize);
         if self.insert {
-            let blank = self.blank();
-            let r = &mut self.grid_mut().rows[row];
-            for _ in 0..width {
-                r.pop();
-                r.insert(col, blank.clone());
-            }
-            fix_wide_at_end(r);
+            // As ICH: a wide character the cursor is inside is split first.
+            self.insert_chars(width as usize);
         }
+        let (row, col) = (self.row as usize, self.col as usize);
         let mut pen = self.pen;
         pen.flags |= acs;
         self.put_cell(
@@ -472,6 +473,7 @@ impl Term {
             );
         }
         self.last = Some(c);
+        self.last_at = (row as u16, col as u16);
         if self.col + width >= cols {
             self.col = cols - 1;
             self.pending = self.autowrap;
@@ -665,6 +667,12 @@ impl Term {
 
     fn restore(&mut self, s: Saved) {
         self.row = s.row.min(self.rows - 1);
+        if s.origin {
+            // In origin mode the cursor stays inside the scroll region (as
+            // xterm; tmux may leave it above the region, a place no CUP
+            // could put it back, so a snapshot could not restore it).
+            self.row = self.row.clamp(self.top, self.bottom);
+        }
         self.col = s.col.min(self.cols - 1);
         self.pen = s.pen;
         self.origin = s.origin;
@@ -746,7 +754,11 @@ impl Term {
                 if on {
                     self.enter_alt();
                 } else {
+                    // Left without 1049: what 1049 saved is forgotten, so
+                    // the primary screen never carries hidden state a
+                    // snapshot would have to restore.
                     self.leave_alt();
+                    self.alt_saved = None;
                 }
             }
             1048 => {
