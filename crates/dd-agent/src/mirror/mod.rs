@@ -37,12 +37,8 @@ mod meta;
 mod screen;
 mod session;
 mod signals;
-mod snapshot;
 mod stream;
 mod tail;
-mod term;
-#[cfg(test)]
-mod term_tests;
 
 pub use detect::PromptSettings;
 pub use error::SessionError;

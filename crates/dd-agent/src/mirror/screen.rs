@@ -3,7 +3,7 @@
 //! recognized on the screen rather than in raw bytes.
 
 use super::signals::{self, Signal};
-use super::term::{Events, Term};
+use dd_term::{Events, Term};
 
 /// Longest title kept, in characters; longer titles are cut.
 const MAX_TITLE_CHARS: usize = 256;
@@ -131,7 +131,7 @@ impl Screen {
     }
 
     /// Bytes that restore this screen's whole state on a fresh terminal of
-    /// the same size (see [`super::snapshot`]).
+    /// the same size (see `dd_term`'s snapshot module).
     pub(crate) fn repaint(&self) -> Vec<u8> {
         self.term.snapshot(&self.cb.title)
     }
@@ -157,10 +157,7 @@ mod tests {
         b.process(&data);
         assert_eq!(a.text(), b.text());
         assert_eq!((a.term.row, a.term.col), (b.term.row, b.term.col));
-        assert_eq!(
-            b.term.grid().rows[1][0].pen.fg,
-            super::super::term::Color::Idx(1)
-        );
+        assert_eq!(b.term.grid().rows[1][0].pen.fg, dd_term::Color::Idx(1));
     }
 
     #[test]

@@ -13,18 +13,19 @@
 
 use std::fmt::Write;
 
-use super::term::{attr, Cell, Charset, Color, Grid, Pen, Saved, Term, Width};
+use crate::term::{attr, Cell, Charset, Color, Grid, Pen, Saved, Term, Width};
 
 /// The viewer's terminal to a known state (every mode the snapshot may
 /// set later, off).
-const RESET: &str = "\x1b[?1049l\x1b[0m\x1b[r\x1b[?6l\x1b[?7h\x1b[4l\x1b[20l\x1b(B\x1b)B\x0f\
+pub(crate) const RESET: &str =
+    "\x1b[?1049l\x1b[0m\x1b[r\x1b[?6l\x1b[?7h\x1b[4l\x1b[20l\x1b(B\x1b)B\x0f\
 \x1b[?1l\x1b>\x1b[?25h\x1b[?2004l\x1b[?1004l\x1b[?9l\x1b[?1000l\x1b[?1002l\x1b[?1003l\
 \x1b[?1005l\x1b[?1006l\x1b[?1015l\x1b[0 q\x1b[H\x1b[2J";
 
 /// The painter's view of the viewer's terminal: what it has been told.
-struct Out {
-    s: String,
-    pen: Pen,
+pub(crate) struct Out {
+    pub(crate) s: String,
+    pub(crate) pen: Pen,
     /// The viewer's G0 is the DEC special graphics set.
     acs: bool,
     /// The viewer's GL is G1 (after SO), not G0.
@@ -32,7 +33,24 @@ struct Out {
 }
 
 impl Out {
-    fn pen(&mut self, pen: Pen) {
+    /// A painter for a terminal in the state [`RESET`] leaves.
+    pub(crate) fn new(capacity: usize) -> Out {
+        Out {
+            s: String::with_capacity(capacity),
+            pen: Pen::default(),
+            acs: false,
+            shifted: false,
+        }
+    }
+
+    /// The terminal was reset ([`RESET`]): default pen, ASCII, G0 in GL.
+    pub(crate) fn forget(&mut self) {
+        self.pen = Pen::default();
+        self.acs = false;
+        self.shifted = false;
+    }
+
+    pub(crate) fn pen(&mut self, pen: Pen) {
         let acs = pen.flags & attr::ACS != 0;
         // Cells are painted through G0.
         if self.shifted {
@@ -51,7 +69,7 @@ impl Out {
         }
     }
 
-    fn cup(&mut self, row: u16, col: u16) {
+    pub(crate) fn cup(&mut self, row: u16, col: u16) {
         let _ = write!(self.s, "\x1b[{};{}H", row + 1, col + 1);
     }
 
@@ -62,6 +80,13 @@ impl Out {
     /// (the screen was cleared).
     fn paint(&mut self, g: &Grid) {
         for (r, row) in g.rows.iter().enumerate() {
+            self.paint_row(r as u16, row);
+        }
+    }
+
+    /// Paints one row of cells at row `r` (on a row already blank).
+    pub(crate) fn paint_row(&mut self, r: u16, row: &[Cell]) {
+        {
             let mut col = 0;
             let mut at: Option<usize> = None;
             while col < row.len() {
@@ -74,7 +99,7 @@ impl Out {
                         .count();
                     if bg != Color::Default {
                         if at != Some(col) {
-                            self.cup(r as u16, col as u16);
+                            self.cup(r, col as u16);
                         }
                         self.pen(Pen {
                             bg,
@@ -92,7 +117,7 @@ impl Out {
                     continue;
                 }
                 if at != Some(col) {
-                    self.cup(r as u16, col as u16);
+                    self.cup(r, col as u16);
                 }
                 if c.width != Width::Tail {
                     self.pen(c.pen);
@@ -160,7 +185,7 @@ impl Out {
     }
 }
 
-fn sgr(s: &mut String, pen: &Pen) {
+pub(crate) fn sgr(s: &mut String, pen: &Pen) {
     s.push_str("\x1b[0");
     for (bit, code) in [
         (attr::BOLD, "1"),
@@ -195,13 +220,8 @@ fn color(s: &mut String, c: Color, base: u8) {
 impl Term {
     /// Bytes that restore this terminal's whole state on a fresh terminal
     /// of the same size (see the module docs); `title` is set too.
-    pub(crate) fn snapshot(&self, title: &str) -> Vec<u8> {
-        let mut o = Out {
-            s: String::with_capacity(self.rows as usize * (self.cols as usize + 8) + 512),
-            pen: Pen::default(),
-            acs: false,
-            shifted: false,
-        };
+    pub fn snapshot(&self, title: &str) -> Vec<u8> {
+        let mut o = Out::new(self.rows as usize * (self.cols as usize + 8) + 512);
         o.s.push_str(RESET);
         if !title.is_empty() {
             let clean: String = title.chars().filter(|c| !c.is_control()).collect();

@@ -2,7 +2,7 @@
 //! fed a snapshot and then the live output equals the terminal that saw
 //! every byte, in every piece of state.
 
-use super::term::{attr, Charset, Color, Events, Term, Width};
+use crate::term::{attr, Charset, Color, Events, Term, Width};
 
 #[derive(Default)]
 struct Nop {

@@ -21,27 +21,27 @@
 use unicode_width::UnicodeWidthChar;
 
 /// Cell attribute bits.
-pub(crate) mod attr {
-    pub(crate) const BOLD: u16 = 1;
-    pub(crate) const DIM: u16 = 2;
-    pub(crate) const ITALIC: u16 = 4;
-    pub(crate) const UNDERLINE: u16 = 8;
-    pub(crate) const BLINK: u16 = 16;
-    pub(crate) const INVERSE: u16 = 32;
-    pub(crate) const HIDDEN: u16 = 64;
-    pub(crate) const STRIKE: u16 = 128;
+pub mod attr {
+    pub const BOLD: u16 = 1;
+    pub const DIM: u16 = 2;
+    pub const ITALIC: u16 = 4;
+    pub const UNDERLINE: u16 = 8;
+    pub const BLINK: u16 = 16;
+    pub const INVERSE: u16 = 32;
+    pub const HIDDEN: u16 = 64;
+    pub const STRIKE: u16 = 128;
     /// Drawn from the DEC special graphics set (the cell holds the ASCII
     /// byte, as the terminal got it).
-    pub(crate) const ACS: u16 = 256;
+    pub const ACS: u16 = 256;
     /// Made blank by an erase (or never written), not a space the program
     /// printed: terminals such as tmux tell the two apart, so the snapshot
     /// restores each the way it was made.
-    pub(crate) const ERASED: u16 = 512;
+    pub const ERASED: u16 = 512;
 }
 
 /// A colour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub(crate) enum Color {
+pub enum Color {
     #[default]
     Default,
     Idx(u8),
@@ -50,15 +50,15 @@ pub(crate) enum Color {
 
 /// Drawing attributes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub(crate) struct Pen {
-    pub(crate) fg: Color,
-    pub(crate) bg: Color,
-    pub(crate) flags: u16,
+pub struct Pen {
+    pub fg: Color,
+    pub bg: Color,
+    pub flags: u16,
 }
 
 /// What a cell is part of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub(crate) enum Width {
+pub enum Width {
     #[default]
     One,
     /// The left half of a double-width character.
@@ -69,16 +69,16 @@ pub(crate) enum Width {
 
 /// One cell.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Cell {
-    pub(crate) ch: char,
+pub struct Cell {
+    pub ch: char,
     /// Combining characters after `ch`, if any.
-    pub(crate) extra: Option<Box<str>>,
-    pub(crate) pen: Pen,
-    pub(crate) width: Width,
+    pub extra: Option<Box<str>>,
+    pub pen: Pen,
+    pub width: Width,
 }
 
 impl Cell {
-    fn blank(bg: Color) -> Cell {
+    pub(crate) fn blank(bg: Color) -> Cell {
         Cell {
             ch: ' ',
             extra: None,
@@ -92,14 +92,14 @@ impl Cell {
     }
 
     /// True for a cell an erase made.
-    pub(crate) fn is_erased(&self) -> bool {
+    pub fn is_erased(&self) -> bool {
         self.pen.flags & attr::ERASED != 0
     }
 }
 
 /// A character set a G slot designates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub(crate) enum Charset {
+pub enum Charset {
     #[default]
     Ascii,
     DecGraphics,
@@ -107,20 +107,20 @@ pub(crate) enum Charset {
 
 /// What DECSC saves (and 1049 saves for the primary screen).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub(crate) struct Saved {
-    pub(crate) row: u16,
-    pub(crate) col: u16,
-    pub(crate) pen: Pen,
-    pub(crate) origin: bool,
-    pub(crate) pending: bool,
-    pub(crate) g: [Charset; 2],
-    pub(crate) gl: u8,
+pub struct Saved {
+    pub row: u16,
+    pub col: u16,
+    pub pen: Pen,
+    pub origin: bool,
+    pub pending: bool,
+    pub g: [Charset; 2],
+    pub gl: u8,
 }
 
 /// One screen's grid.
 #[derive(Clone, Debug)]
-pub(crate) struct Grid {
-    pub(crate) rows: Vec<Vec<Cell>>,
+pub struct Grid {
+    pub rows: Vec<Vec<Cell>>,
 }
 
 impl Grid {
@@ -140,50 +140,50 @@ const MAX_REPEAT: usize = 1 << 20;
 
 /// The terminal.
 #[derive(Clone, Debug)]
-pub(crate) struct Term {
-    pub(crate) rows: u16,
-    pub(crate) cols: u16,
-    pub(crate) primary: Grid,
-    pub(crate) alt: Grid,
-    pub(crate) alt_active: bool,
+pub struct Term {
+    pub rows: u16,
+    pub cols: u16,
+    pub primary: Grid,
+    pub alt: Grid,
+    pub alt_active: bool,
     /// What DECSC (`ESC 7`) saved: one slot for both screens, as tmux.
-    pub(crate) saved: Option<Saved>,
+    pub saved: Option<Saved>,
     /// What entering the alternate screen with 1049 saved, for leaving it.
-    pub(crate) alt_saved: Option<Saved>,
-    pub(crate) row: u16,
-    pub(crate) col: u16,
+    pub alt_saved: Option<Saved>,
+    pub row: u16,
+    pub col: u16,
     /// A character was printed in the last column with autowrap on: the
     /// next one goes to the start of the next line.
-    pub(crate) pending: bool,
-    pub(crate) pen: Pen,
-    pub(crate) g: [Charset; 2],
+    pub pending: bool,
+    pub pen: Pen,
+    pub g: [Charset; 2],
     /// Which of G0/G1 is invoked into GL (SI/SO).
-    pub(crate) gl: u8,
+    pub gl: u8,
     /// The scroll region, inclusive, 0-based.
-    pub(crate) top: u16,
-    pub(crate) bottom: u16,
-    pub(crate) origin: bool,
-    pub(crate) autowrap: bool,
-    pub(crate) insert: bool,
-    pub(crate) newline: bool,
-    pub(crate) app_cursor: bool,
-    pub(crate) app_keypad: bool,
-    pub(crate) cursor_hidden: bool,
-    pub(crate) bracketed_paste: bool,
-    pub(crate) focus_events: bool,
-    pub(crate) mouse_mode: u16,
-    pub(crate) mouse_encoding: u16,
-    pub(crate) cursor_style: u16,
-    pub(crate) tabs: Vec<bool>,
+    pub top: u16,
+    pub bottom: u16,
+    pub origin: bool,
+    pub autowrap: bool,
+    pub insert: bool,
+    pub newline: bool,
+    pub app_cursor: bool,
+    pub app_keypad: bool,
+    pub cursor_hidden: bool,
+    pub bracketed_paste: bool,
+    pub focus_events: bool,
+    pub mouse_mode: u16,
+    pub mouse_encoding: u16,
+    pub cursor_style: u16,
+    pub tabs: Vec<bool>,
     /// The last graphic character printed (for REP), as received (before
     /// a charset maps it), while nothing but printing has followed it.
-    pub(crate) last: Option<char>,
+    pub last: Option<char>,
     /// Where `last` was put (row, column of its first cell).
-    pub(crate) last_at: (u16, u16),
+    pub last_at: (u16, u16),
 }
 
 /// What the emulator reports outward while it runs.
-pub(crate) trait Events {
+pub trait Events {
     fn bell(&mut self);
     fn title(&mut self, title: &[u8]);
     fn osc(&mut self, params: &[&[u8]]);
@@ -191,7 +191,7 @@ pub(crate) trait Events {
 
 impl Term {
     /// A blank terminal of `rows` x `cols` (each at least 1).
-    pub(crate) fn new(rows: u16, cols: u16) -> Term {
+    pub fn new(rows: u16, cols: u16) -> Term {
         let (rows, cols) = (rows.max(1), cols.max(1));
         Term {
             rows,
@@ -228,7 +228,7 @@ impl Term {
     }
 
     /// The grid shown.
-    pub(crate) fn grid(&self) -> &Grid {
+    pub fn grid(&self) -> &Grid {
         if self.alt_active {
             &self.alt
         } else {
@@ -246,7 +246,7 @@ impl Term {
 
     /// The visible rows as text, trailing blanks dropped, line-drawing
     /// characters as their Unicode forms.
-    pub(crate) fn lines(&self) -> Vec<String> {
+    pub fn lines(&self) -> Vec<String> {
         self.grid()
             .rows
             .iter()
@@ -274,7 +274,7 @@ impl Term {
     /// Resizes both screens: rows are kept from the top (the cursor's row
     /// stays on screen: rows above it go first when the screen shrinks
     /// below it), columns are cut or padded; the scroll region resets.
-    pub(crate) fn resize(&mut self, rows: u16, cols: u16) {
+    pub fn resize(&mut self, rows: u16, cols: u16) {
         let (rows, cols) = (rows.max(1), cols.max(1));
         if (rows, cols) == (self.rows, self.cols) {
             return;
@@ -319,7 +319,7 @@ impl Term {
     }
 
     /// Feeds output.
-    pub(crate) fn process(&mut self, parser: &mut vte::Parser, bytes: &[u8], ev: &mut dyn Events) {
+    pub fn process(&mut self, parser: &mut vte::Parser, bytes: &[u8], ev: &mut dyn Events) {
         let mut p = Performer { t: self, ev };
         parser.advance(&mut p, bytes);
     }
@@ -926,7 +926,7 @@ fn is_dec_graphic(c: char) -> bool {
 }
 
 /// The Unicode form of a DEC special graphics character.
-pub(crate) fn dec_graphics(c: char) -> char {
+pub fn dec_graphics(c: char) -> char {
     const MAP: [char; 32] = [
         ' ', '◆', '▒', '␉', '␌', '␍', '␊', '°', '±', '␤', '␋', '┘', '┐', '┌', '└', '┼', '⎺', '⎻',
         '─', '⎼', '⎽', '├', '┤', '┴', '┬', '│', '≤', '≥', 'π', '≠', '£', '·',
