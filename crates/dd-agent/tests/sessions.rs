@@ -383,6 +383,74 @@ async fn a_new_manager_adopts_running_sessions_from_the_host() {
     assert_eq!(third.get(&id).unwrap().info().status, SessionStatus::Closed);
 }
 
+/// What a program writes once it has seen SIGWINCH comes after the new
+/// size in every stream, and the screen model draws it at the new size:
+/// a repaint in answer to a resize is never drawn at the old one.
+#[tokio::test]
+async fn output_after_a_resize_follows_the_new_size_in_every_stream() {
+    let (tmp, mgr) = manager().await;
+    // Answers every SIGWINCH at once with its size, at the bottom-right
+    // (a signal handler, run as soon as the signal arrives).
+    let script = r#"
+import os, signal, time
+def winch(*_):
+    size = os.get_terminal_size(0)
+    r, c = size.lines, size.columns
+    os.write(1, ("\033[%d;%dHW%dx%d" % (r, c - 6, r, c)).encode())
+signal.signal(signal.SIGWINCH, winch)
+os.write(1, b"ready")
+while True:
+    time.sleep(1)
+"#;
+    let s = start(&mgr, &tmp, &["python3", "-c", script]).await;
+    let mut raw = s.attach(Resume::Offset { offset: 0 }).unwrap();
+    read_until(&mut raw, "ready").await;
+    for (rows, cols) in [(30u16, 100u16), (26, 90), (40, 120)] {
+        let mut live = s.attach(Resume::Live).unwrap();
+        s.resize(rows, cols).await.unwrap();
+        let mark = format!("W{rows}x{cols}");
+        for (name, sub) in [("transcript", &mut raw), ("live", &mut live)] {
+            let mut size = None;
+            let mut out = Vec::new();
+            loop {
+                match next(sub).await {
+                    Some(StreamItem::Meta(m)) => size = Some((m.rows, m.cols)),
+                    Some(StreamItem::Snapshot { rows, cols, .. }) => size = Some((rows, cols)),
+                    Some(StreamItem::Output { data, .. }) => {
+                        out.extend_from_slice(&data);
+                        if String::from_utf8_lossy(&out).contains(&mark) {
+                            break;
+                        }
+                    }
+                    other => panic!("{name}: unexpected {other:?}"),
+                }
+            }
+            assert_eq!(
+                size,
+                Some((rows, cols)),
+                "{name}: {mark} came before the new size"
+            );
+        }
+        // The model drew it at the new size: on the last row, not clipped.
+        let t = Instant::now();
+        loop {
+            let mut late = s.attach(Resume::Screen).unwrap();
+            let Some(StreamItem::Snapshot { data, .. }) = next(&mut late).await else {
+                panic!("a screen resume starts with a snapshot");
+            };
+            let mut screen = dd_term::Term::new(rows, cols);
+            screen.process(&mut vte::Parser::new(), &data, &mut dd_term::NoEvents);
+            let lines = screen.lines();
+            if lines[rows as usize - 1].ends_with(&mark) {
+                break;
+            }
+            assert!(t.elapsed() < LIMIT, "{mark} not on row {rows}: {lines:#?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    mgr.shutdown().await;
+}
+
 #[tokio::test]
 async fn resize_reaches_the_program_and_subscribers() {
     let (tmp, mgr) = manager().await;

@@ -60,7 +60,9 @@ pub enum Command {
     /// List the sessions this device is paired with.
     List,
     /// Attach this terminal to the session. Ctrl-] d detaches; Ctrl-]
-    /// Ctrl-] sends a literal Ctrl-]. Never resizes the session's PTY.
+    /// Ctrl-] sends a literal Ctrl-]. Never resizes the session's PTY: the
+    /// session is shown at its own size, through a window that follows the
+    /// cursor when this terminal is smaller (Ctrl-] h/j/k/l moves it).
     Attach {
         /// Session id (optional when exactly one pairing is stored).
         session_id: Option<String>,

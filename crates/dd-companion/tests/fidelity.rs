@@ -70,7 +70,13 @@ impl Tmux {
 
     /// A detached tmux session `name` of ROWS x COLS running `shell_cmd`.
     fn pane(&self, name: &str, shell_cmd: &str) {
-        let (x, y) = (COLS.to_string(), ROWS.to_string());
+        self.pane_sized(name, (ROWS, COLS), shell_cmd)
+    }
+
+    /// A detached tmux session `name` of `size` (rows, cols) running
+    /// `shell_cmd`.
+    fn pane_sized(&self, name: &str, size: (u16, u16), shell_cmd: &str) {
+        let (x, y) = (size.1.to_string(), size.0.to_string());
         self.ok(&[
             "new-session",
             "-d",
@@ -165,6 +171,104 @@ fn diff(owner: &str, comp: &str) -> String {
     format!("{rows} rows / ~{cells} characters differ\n{shown}")
 }
 
+/// The screen of a `Tmux::view` (its state line, then `capture-pane -e`)
+/// as cells: the capture fed to our emulator at the pane's size.
+fn cells_of(view: &str, size: (u16, u16)) -> (String, (u16, u16), dd_term::Term) {
+    let (state, capture) = view.split_once('\n').unwrap_or((view, ""));
+    let mut t = dd_term::Term::new(size.0, size.1);
+    let bytes = capture.trim_end_matches('\n').replace('\n', "\r\n");
+    t.process(
+        &mut vte::Parser::new(),
+        bytes.as_bytes(),
+        &mut dd_term::NoEvents,
+    );
+    let cursor = state
+        .split_whitespace()
+        .nth(1)
+        .and_then(|xy| xy.split_once(','))
+        .map(|(x, y)| (y.parse().unwrap_or(0), x.parse().unwrap_or(0)))
+        .unwrap_or((0, 0));
+    // What follows the session in the window: cursor visibility, screen,
+    // keypad and mouse modes (the drawing modes are the viewer's own).
+    let keep = ["visible", "alt", "keypad", "mouse"];
+    let mut modes = String::new();
+    let words: Vec<&str> = state.split_whitespace().collect();
+    for w in words.windows(2) {
+        if keep.contains(&w[0]) {
+            modes += &format!("{} {} ", w[0], w[1]);
+        }
+    }
+    (modes, cursor, t)
+}
+
+/// The companion's pane of another size shows a window of the owner's:
+/// at the offset the cursors give, every cell equal (characters, colours,
+/// attributes, line drawing), blank outside the owner's screen, and the
+/// same input modes.
+fn windowed(owner: &str, osize: (u16, u16), comp: &str, csize: (u16, u16)) -> Result<(), String> {
+    let (om, oc, o) = cells_of(owner, osize);
+    let (cm, cc, c) = cells_of(comp, csize);
+    if om != cm {
+        return Err(format!("modes differ: owner {om:?}, companion {cm:?}"));
+    }
+    let (Some(top), Some(left)) = (oc.0.checked_sub(cc.0), oc.1.checked_sub(cc.1)) else {
+        return Err(format!("cursor owner {oc:?}, companion {cc:?}: no window"));
+    };
+    // What a person sees of a cell: a blank's foreground colour shows only
+    // through inverse, underline or strike-through (the companion's window
+    // is drawn from our model, which may blank a cell with the default
+    // foreground where tmux keeps the colour of the space a program
+    // wrote; invisible either way).
+    let key = |cell: &dd_term::Cell| {
+        use dd_term::attr::{ERASED, INVERSE, STRIKE, UNDERLINE};
+        let flags = cell.pen.flags & !ERASED;
+        let fg_shows = cell.ch != ' ' || flags & (INVERSE | UNDERLINE | STRIKE) != 0;
+        (
+            cell.ch,
+            cell.extra.clone(),
+            fg_shows.then_some(cell.pen.fg),
+            cell.pen.bg,
+            flags,
+        )
+    };
+    let blank = key(&dd_term::Cell::blank(dd_term::Color::Default));
+    let mut bad = Vec::new();
+    for r in 0..csize.0 {
+        for col in 0..csize.1 {
+            let want = o
+                .grid()
+                .rows
+                .get((top + r) as usize)
+                .and_then(|row| row.get((left + col) as usize))
+                .map(key)
+                .unwrap_or_else(|| blank.clone());
+            let got = key(&c.grid().rows[r as usize][col as usize]);
+            if want != got {
+                bad.push(format!("  ({r},{col}) owner {want:?} companion {got:?}"));
+            }
+        }
+    }
+    if bad.is_empty() {
+        return Ok(());
+    }
+    let (ol, cl) = (o.lines(), c.lines());
+    let rows: Vec<String> = (0..ol.len().max(cl.len()))
+        .map(|i| {
+            format!(
+                "  {i:2} owner {:?}\n     comp  {:?}",
+                ol.get(i).map(String::as_str).unwrap_or(""),
+                cl.get(i).map(String::as_str).unwrap_or("")
+            )
+        })
+        .collect();
+    Err(format!(
+        "{} cells differ in the window at ({top},{left}); cursors owner {oc:?} companion {cc:?}\n{}\n{}",
+        bad.len(),
+        bad.iter().take(20).cloned().collect::<Vec<_>>().join("\n"),
+        rows.join("\n")
+    ))
+}
+
 /// One program, driven through the owner's pane.
 struct Case {
     name: &'static str,
@@ -175,7 +279,12 @@ struct Case {
     after: &'static [&'static [&'static str]],
     /// Keys that end the program, typed at the end.
     end: &'static [&'static [&'static str]],
+    /// The companion's terminal (rows, cols), when not the owner's.
+    comp: Option<(u16, u16)>,
 }
+
+/// In `Case::after`: the owner's terminal is resized to rows x cols.
+const RESIZE: &str = "@resize";
 
 fn scripts(dir: &Path) {
     let w = |name: &str, body: &str| std::fs::write(dir.join(name), body).unwrap();
@@ -239,6 +348,7 @@ const CASES: &[Case] = &[
         ],
         after: &[&["q"], &["echo after-less", "Enter"]],
         end: &[],
+        comp: None,
     },
     Case {
         name: "apt progress bar (DECSTBM + HVP)",
@@ -246,6 +356,7 @@ const CASES: &[Case] = &[
         before: &[&["sh apt.sh", "Enter"]],
         after: &[&["Enter"]],
         end: &[],
+        comp: None,
     },
     Case {
         name: "dialog (DEC special graphics)",
@@ -256,6 +367,7 @@ const CASES: &[Case] = &[
         ]],
         after: &[&["Right"], &["Left"]],
         end: &[&["Escape"]],
+        comp: None,
     },
     Case {
         name: "REP, autowrap off, pending wrap",
@@ -263,6 +375,7 @@ const CASES: &[Case] = &[
         before: &[&["sh modes.sh", "Enter"]],
         after: &[&["Enter"]],
         end: &[&["Enter"]],
+        comp: None,
     },
     Case {
         name: "pending wrap at the join",
@@ -270,6 +383,7 @@ const CASES: &[Case] = &[
         before: &[&["sh modes.sh", "Enter"], &["Enter"]],
         after: &[&["ab", "Enter"]],
         end: &[],
+        comp: None,
     },
     Case {
         name: "vim",
@@ -277,6 +391,7 @@ const CASES: &[Case] = &[
         before: &[&["vim -u NONE -N -i NONE big.txt", "Enter"], &["50Gzz"]],
         after: &[&["jjddx"], &["Gkk"]],
         end: &[&["Escape", ":q!", "Enter"]],
+        comp: None,
     },
     Case {
         name: "htop",
@@ -284,6 +399,7 @@ const CASES: &[Case] = &[
         before: &[&["htop -d 600", "Enter"]],
         after: &[&["Down", "Down"]],
         end: &[&["q"]],
+        comp: None,
     },
     Case {
         name: "nested tmux",
@@ -294,6 +410,7 @@ const CASES: &[Case] = &[
         ],
         after: &[&["seq 1 50", "Enter"]],
         end: &[&["exit", "Enter"]],
+        comp: None,
     },
     Case {
         name: "flood beyond the parse budget (state set before it)",
@@ -301,6 +418,39 @@ const CASES: &[Case] = &[
         before: &[&["sh flood.sh", "Enter"]],
         after: &[&["Enter"]],
         end: &[&["Enter"]],
+        comp: None,
+    },
+    Case {
+        name: "a smaller companion (80x24 on 100x30): less over ls",
+        needs: &["less"],
+        before: &[
+            &["ls -la /usr/bin | head -40", "Enter"],
+            &["less big.txt", "Enter"],
+        ],
+        after: &[&["q"], &["echo after-less-on-a-smaller-terminal", "Enter"]],
+        end: &[],
+        comp: Some((24, 80)),
+    },
+    Case {
+        name: "a larger companion (40x120 on 30x100): vim",
+        needs: &["vim"],
+        before: &[&["vim -u NONE -N -i NONE big.txt", "Enter"], &["50Gzz"]],
+        after: &[&["jjddx"], &["Gkk"]],
+        end: &[&["Escape", ":q!", "Enter"]],
+        comp: Some((40, 120)),
+    },
+    Case {
+        name: "the owner resizes while the companion watches: htop",
+        needs: &["htop"],
+        before: &[&["htop -d 600", "Enter"]],
+        after: &[
+            &[RESIZE, "26", "90"],
+            &["Down"],
+            &[RESIZE, "34", "110"],
+            &["Down"],
+        ],
+        end: &[&["q"]],
+        comp: None,
     },
 ];
 
@@ -341,7 +491,12 @@ fn companion_screen_equals_the_owners_at_late_join_and_live() {
     tmux.pane("keep", "sleep 3600");
 
     let mut failures = Vec::new();
+    // DD_FIDELITY_ONLY=text runs only the cases whose name contains it.
+    let only = std::env::var("DD_FIDELITY_ONLY").unwrap_or_default();
     for (n, case) in CASES.iter().enumerate() {
+        if !case.name.contains(only.as_str()) {
+            continue;
+        }
         if let Some(missing) = case.needs.iter().find(|p| !have(p)) {
             eprintln!(
                 "SKIP fidelity case {:?}: {missing} is not installed",
@@ -357,7 +512,7 @@ fn companion_screen_equals_the_owners_at_late_join_and_live() {
         tmux.pane(
             &own,
             &format!(
-                "cd {dir} && exec {client} session new --name {name} -- env PS1='$ ' HISTFILE=/dev/null INNER=$INNER bash --norc --noprofile 2>/dev/null",
+                "cd {dir} && exec {client} session new --name {name} --cwd {dir} -- env PS1='$ ' HISTFILE=/dev/null INNER=$INNER bash --norc --noprofile 2>/dev/null",
                 dir = dir.display(),
                 client = client_bin().display(),
             ),
@@ -369,8 +524,11 @@ fn companion_screen_equals_the_owners_at_late_join_and_live() {
             tmux.settled(&own);
         }
         w.join(&sid, &[]);
-        tmux.pane(
+        let comp_size = case.comp.unwrap_or((ROWS, COLS));
+        let mut owner_size = (ROWS, COLS);
+        tmux.pane_sized(
             &comp,
+            comp_size,
             &format!(
                 "exec {} attach {sid} 2>/dev/null",
                 companion_bin().display()
@@ -379,7 +537,13 @@ fn companion_screen_equals_the_owners_at_late_join_and_live() {
         for stage in ["late join", "live"] {
             if stage == "live" {
                 for keys in case.after {
-                    tmux.keys(&own, keys);
+                    if keys.first() == Some(&RESIZE) {
+                        let (rows, cols) = (keys[1], keys[2]);
+                        tmux.ok(&["resize-window", "-t", &own, "-x", cols, "-y", rows]);
+                        owner_size = (rows.parse().unwrap(), cols.parse().unwrap());
+                    } else {
+                        tmux.keys(&own, keys);
+                    }
                     tmux.settled(&own);
                 }
             }
@@ -388,11 +552,22 @@ fn companion_screen_equals_the_owners_at_late_join_and_live() {
             let mut result = Err(String::new());
             for _ in 0..5 {
                 let (a, b) = (tmux.settled(&own), tmux.settled(&comp));
-                if a == b {
-                    result = Ok(());
+                result = if owner_size == comp_size {
+                    if a == b {
+                        Ok(())
+                    } else {
+                        Err(diff(&a, &b))
+                    }
+                } else {
+                    windowed(&a, owner_size, &b, comp_size)
+                };
+                if result.is_ok() {
                     break;
                 }
-                result = Err(diff(&a, &b));
+            }
+            if std::env::var_os("DD_FIDELITY_SHOW").is_some() {
+                eprintln!("--- owner at {stage}:\n{}", tmux.view(&own));
+                eprintln!("--- companion at {stage}:\n{}", tmux.view(&comp));
             }
             match result {
                 Ok(()) => eprintln!("fidelity {:?} at {stage}: identical", case.name),

@@ -19,6 +19,7 @@ pub mod viewport;
 mod tests;
 
 pub use term::{attr, dec_graphics, Cell, Charset, Color, Events, Grid, Pen, Saved, Term, Width};
+pub use viewport::Viewport;
 
 /// An [`Events`] that ignores everything (a viewer's own model).
 #[derive(Debug, Default, Clone, Copy)]

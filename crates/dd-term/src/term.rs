@@ -78,7 +78,8 @@ pub struct Cell {
 }
 
 impl Cell {
-    pub(crate) fn blank(bg: Color) -> Cell {
+    /// An erased cell in background `bg`.
+    pub fn blank(bg: Color) -> Cell {
         Cell {
             ch: ' ',
             extra: None,

@@ -419,6 +419,7 @@ fn new_state(tail: Tail, rows: u16, cols: u16, status: SessionStatus) -> State {
         exit_code: None,
         meta_gen: 0,
         meta_offset: 0,
+        resize_at: None,
         closing: false,
         prompts: detect::Prompts::new(),
         first: 0,

@@ -65,6 +65,11 @@ pub(crate) struct State {
     pub(crate) meta_gen: u64,
     /// The end offset when `meta_gen` was last bumped.
     pub(crate) meta_offset: u64,
+    /// While a resize waits for the session host: the output offset it
+    /// takes effect at. Output after it is neither parsed nor streamed
+    /// until the screen model has the new size, so every viewer (and the
+    /// model) draws what the program wrote after SIGWINCH at the new size.
+    pub(crate) resize_at: Option<u64>,
     /// Set by `close`, so the end is recorded as `closed`.
     pub(crate) closing: bool,
     /// Input-needed detection.
@@ -186,6 +191,32 @@ impl Session {
         check_size(rows, cols)?;
         let link = self.link().ok_or(SessionError::SessionEnded)?;
         let id = self.fixed.id.clone();
+        // Output so far was written for the old size (the program cannot
+        // have seen SIGWINCH yet): drawn at it; what comes while the host
+        // resizes waits (see `State::resize_at`).
+        let at = {
+            let mut st = lock(&self.state);
+            if (st.rows, st.cols) == (rows, cols) || st.resize_at.is_some() {
+                None
+            } else {
+                self.feed_screen(&mut st);
+                let at = st.tail.end();
+                st.resize_at = Some(at);
+                Some(at)
+            }
+        };
+        /// Ends the wait however the call ends (an error, a dropped
+        /// request).
+        struct Held<'a>(&'a Session, bool);
+        impl Drop for Held<'_> {
+            fn drop(&mut self) {
+                if self.1 {
+                    lock(&self.0.state).resize_at = None;
+                    self.0.wake.send_replace(());
+                }
+            }
+        }
+        let held = Held(self, at.is_some());
         link.call(|req| ToHost::Resize {
             req,
             id,
@@ -198,16 +229,21 @@ impl Session {
             if (st.rows, st.cols) == (rows, cols) {
                 return Ok(());
             }
-            // Output before the resize is drawn at the old size.
-            self.feed_screen(&mut st);
+            st.resize_at = None;
             st.rows = rows;
             st.cols = cols;
             if let Some(screen) = st.screen.as_mut() {
                 screen.resize(rows, cols);
             }
             st.bump_meta();
+            // Streams see the new size exactly where it took effect.
+            if let Some(at) = at {
+                st.meta_offset = at;
+            }
+            self.feed_screen(&mut st);
             self.info_locked(&st)
         };
+        drop(held);
         self.wake.send_replace(());
         self.persist(&info);
         Ok(())
@@ -248,7 +284,11 @@ impl Session {
     /// lock briefly; never blocks on I/O.
     pub(crate) fn step(&self, next: u64, seen: &mut (u64, u64), max: usize) -> Step {
         let st = lock(&self.state);
-        let end = st.tail.end();
+        // While a resize waits, nothing past where it takes effect.
+        let end = match st.resize_at {
+            Some(at) => at.min(st.tail.end()),
+            None => st.tail.end(),
+        };
         if st.meta_gen != seen.0 && next >= st.meta_offset {
             seen.0 = st.meta_gen;
             return Step::Meta(self.info_locked(&st));
@@ -266,7 +306,7 @@ impl Session {
             }
             return Step::File(max.min((end - next) as usize));
         }
-        if st.status != SessionStatus::Running {
+        if st.status != SessionStatus::Running && st.resize_at.is_none() {
             return Step::Exited(st.exit_code, end);
         }
         Step::Wait
@@ -308,7 +348,7 @@ impl Session {
     /// notification signals and prompt detection follow. True if there
     /// was any (the caller wakes subscribers).
     pub(crate) fn feed_screen(&self, st: &mut State) -> bool {
-        if st.backlog.is_empty() {
+        if st.backlog.is_empty() || st.resize_at.is_some() {
             return false;
         }
         let pending = st.backlog.take();

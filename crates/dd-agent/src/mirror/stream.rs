@@ -289,7 +289,9 @@ impl Session {
     /// brought it up to date).
     fn snapshot_locked(st: &State) -> StreamItem {
         StreamItem::Snapshot {
-            offset: st.tail.end(),
+            // The screen holds everything up to the end, or, while a
+            // resize waits, up to where it takes effect (not past it).
+            offset: st.resize_at.unwrap_or(st.tail.end()),
             rows: st.rows,
             cols: st.cols,
             data: st.screen.as_ref().map(Screen::repaint).unwrap_or_default(),
@@ -301,7 +303,10 @@ impl Session {
     /// stream then goes on from the snapshot's offset), else None.
     pub(crate) fn live_resync(&self, next: u64, bound: u64) -> Option<StreamItem> {
         let mut st = lock(&self.state);
-        if st.tail.end().saturating_sub(next) <= bound || st.screen.is_none() {
+        if st.tail.end().saturating_sub(next) <= bound
+            || st.screen.is_none()
+            || st.resize_at.is_some()
+        {
             return None;
         }
         let fed = self.feed_screen(&mut st);

@@ -4,7 +4,9 @@
 //! stdin is read as bytes on the runtime thread (`dd_cli::term::Stdin`).
 //! `Ctrl-]` then `d` detaches, `Ctrl-]` `Ctrl-]` sends a literal `Ctrl-]`.
 //! The local terminal size is never sent: the owner's terminal drives the
-//! PTY size.
+//! PTY size. The session is shown at its own size whatever this terminal's
+//! size is (see [`super::view`]): `Ctrl-]` `h`/`j`/`k`/`l` moves the window
+//! when this terminal is smaller.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -14,32 +16,32 @@ use dd_cli::escape::{Action, Escape};
 use dd_cli::term::{RawGuard, Stdin};
 use dd_mobile::{Companion, ConnectionState, ResumeFrom};
 
+use super::view::View;
 use crate::listener::{final_error, Forward, Item};
 
-/// Follows the session's size: the output is drawn for the session's
-/// rows x cols (the owner's terminal), never for this one, so when the
-/// session's size is first known or changes, this terminal is asked to
-/// take that size (xterm's `CSI 8 ; rows ; cols t`; terminals that do not
-/// honour it ignore it), and when it still differs a notice says so. The
-/// PTY is never resized from here.
-#[derive(Default)]
-struct View {
-    size: Option<(u16, u16)>,
-}
+/// The keys after `Ctrl-]`: detach, and pan the window.
+const KEYS: &[u8] = b"dhjkl";
 
-impl View {
-    fn follow(&mut self, size: (u16, u16), out: &mut impl Write) {
-        if self.size == Some(size) {
-            return;
-        }
-        self.size = Some(size);
-        let (rows, cols) = size;
-        let local = dd_cli::term::size();
-        if let Some((r, c)) = local.filter(|&l| l != size) {
-            eprint!("\r\n[the session is {cols}x{rows}, this terminal {c}x{r}: asking it to resize]\r\n");
-            let _ = write!(out, "\x1b[8;{rows};{cols}t");
-        }
+/// The session's and this terminal's size last told about.
+type Told = Option<((u16, u16), Option<(u16, u16)>)>;
+
+/// Says once per size pair how the session is shown here.
+fn size_notice(view: &View, told: &mut Told) -> bool {
+    let (Some(session), local) = (view.session_size(), dd_cli::term::size()) else {
+        return false;
+    };
+    if *told == Some((session, local)) || !view.windowed() {
+        return false;
     }
+    *told = Some((session, local));
+    let (rows, cols) = session;
+    if let Some((r, c)) = local {
+        eprint!(
+            "\r\n[the session is {cols}x{rows}, this terminal {c}x{r}: showing it at its own size \
+             through a window that follows the cursor; Ctrl-] h/j/k/l moves it]\r\n"
+        );
+    }
+    true
 }
 
 /// Runs the interactive attach; returns the exit code.
@@ -52,42 +54,40 @@ pub async fn run(comp: Arc<Companion>, session_id: String) -> Result<i32> {
     eprint!("[attached to {session_id}; Ctrl-] d detaches]\r\n");
     let mut keys = Stdin::open();
     let mut stdout = std::io::stdout();
-    let mut esc = Escape::new(b"d");
-    let mut view = View::default();
+    let mut esc = Escape::new(KEYS);
+    let mut view = View::new(dd_cli::term::size());
+    let mut told = None;
+    let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())?;
     let outcome: Result<i32> = loop {
+        let out = view.take();
+        if !out.is_empty() {
+            let _ = stdout.write_all(&out);
+            let _ = stdout.flush();
+        }
         tokio::select! {
-            item = rx.recv() => {
-                let Some(item) = item else { break Ok(0) };
-                match item {
-                    Item::Snapshot(size, d) => {
-                        view.follow(size, &mut stdout);
-                        let _ = stdout.write_all(&d);
-                        let _ = stdout.flush();
-                    }
-                    Item::Output(d) => {
-                        let _ = stdout.write_all(&d);
-                        let _ = stdout.flush();
-                    }
-                    Item::Meta(size) => {
-                        view.follow(size, &mut stdout);
-                        let _ = stdout.flush();
-                    }
-                    // The terminal shows the prompt itself.
-                    Item::InputNeeded(_) | Item::InputCleared(_) => {}
-                    Item::Notice(code, message) => eprint!("\r\n[{code}: {message}]\r\n"),
-                    Item::State(ConnectionState::Reconnecting { attempt, retry_in_ms }) => {
-                        eprint!("\r\n[connection lost; reconnecting (attempt {attempt}, in {retry_in_ms} ms)]\r\n");
-                    }
-                    Item::State(ConnectionState::Live) => {}
-                    Item::State(state) if state.is_final() => {
-                        if let Some(e) = final_error(&state) {
-                            break Err(e.into());
-                        }
-                        break Ok(0);
-                    }
-                    Item::State(_) => {}
+            _ = winch.recv() => {
+                view.local_resized(dd_cli::term::size());
+                if size_notice(&view, &mut told) {
+                    view.disturbed();
                 }
             }
+            item = rx.recv() => {
+                let Some(item) = item else { break Ok(0) };
+                // Everything that already waits is taken before drawing.
+                let mut next = Some(item);
+                let mut end = None;
+                while let Some(item) = next.take() {
+                    if let Some(e) = handle_item(item, &mut view, &mut told) {
+                        end = Some(e);
+                        break;
+                    }
+                    next = rx.try_recv().ok();
+                }
+                if let Some(e) = end {
+                    break e;
+                }
+            }
+
             chunk = keys.read() => {
                 // At the end of stdin the view stays; `read` then never
                 // returns again.
@@ -100,11 +100,11 @@ pub async fn run(comp: Arc<Companion>, session_id: String) -> Result<i32> {
                                 eprint!("\r\n[input not sent: {e}]\r\n");
                             }
                         }
-                        // `d` is the only key registered.
-                        Action::Key(_) => {
+                        Action::Key(b'd') => {
                             detach = true;
                             break;
                         }
+                        Action::Key(k) => view.pan(k),
                     }
                 }
                 if detach {
@@ -114,10 +114,55 @@ pub async fn run(comp: Arc<Companion>, session_id: String) -> Result<i32> {
             }
         }
     };
+    let _ = stdout.write_all(&view.take());
+    let _ = stdout.write_all(&view.leave());
+    let _ = stdout.flush();
     drop(guard);
     handle.detach().await;
     if outcome.is_ok() {
         eprintln!("\n[detached from {session_id}]");
     }
     outcome
+}
+
+/// Applies one delivered item to the view; `Some` ends the attach.
+fn handle_item(item: Item, view: &mut View, told: &mut Told) -> Option<Result<i32>> {
+    let notice = |view: &mut View, text: String| {
+        eprint!("\r\n{text}\r\n");
+        view.disturbed();
+    };
+    match item {
+        Item::Snapshot(size, d) => {
+            view.snapshot(size, &d);
+            if size_notice(view, told) {
+                view.disturbed();
+            }
+        }
+        Item::Output(d) => view.output(&d),
+        Item::Meta(size) => {
+            view.session_resized(size);
+            if size_notice(view, told) {
+                view.disturbed();
+            }
+        }
+        // The terminal shows the prompt itself.
+        Item::InputNeeded(_) | Item::InputCleared(_) => {}
+        Item::Notice(code, message) => notice(view, format!("[{code}: {message}]")),
+        Item::State(ConnectionState::Reconnecting {
+            attempt,
+            retry_in_ms,
+        }) => notice(
+            view,
+            format!("[connection lost; reconnecting (attempt {attempt}, in {retry_in_ms} ms)]"),
+        ),
+        Item::State(ConnectionState::Live) => {}
+        Item::State(state) if state.is_final() => {
+            return Some(match final_error(&state) {
+                Some(e) => Err(e.into()),
+                None => Ok(0),
+            });
+        }
+        Item::State(_) => {}
+    }
+    None
 }

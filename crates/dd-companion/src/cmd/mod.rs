@@ -2,6 +2,7 @@
 
 mod attach;
 mod events;
+mod view;
 mod watch;
 
 use std::path::PathBuf;
