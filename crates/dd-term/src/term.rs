@@ -523,10 +523,8 @@ impl Term {
             col -= 1;
         }
         let cell = &mut r[col];
-        if cell.is_erased() {
-            // Nothing printed there to combine with.
-            return;
-        }
+        // On a blank too (as tmux): the cell is written from then on.
+        cell.pen.flags &= !attr::ERASED;
         let mut s = cell.extra.take().map(String::from).unwrap_or_default();
         if s.len() < 32 {
             s.push(c);
@@ -593,6 +591,11 @@ impl Term {
     }
 
     fn insert_chars(&mut self, n: usize) {
+        // With a wrap pending the cursor is past the last column (as
+        // tmux): nothing there to shift.
+        if self.pending {
+            return;
+        }
         let (row, col) = (self.row as usize, self.col as usize);
         let blank = self.blank();
         let cols = self.cols as usize;
@@ -609,6 +612,11 @@ impl Term {
     }
 
     fn delete_chars(&mut self, n: usize) {
+        // With a wrap pending the cursor is past the last column (as
+        // tmux): nothing there to shift.
+        if self.pending {
+            return;
+        }
         let (row, col) = (self.row as usize, self.col as usize);
         let blank = self.blank();
         let cols = self.cols as usize;
@@ -626,12 +634,15 @@ impl Term {
     }
 
     /// IL (`insert`) or DL: scrolls the part of the region from the
-    /// cursor's row down; nothing when the cursor is outside the region.
+    /// cursor's row down.
+    ///
+    /// As tmux: the cursor stays where it is, and outside the region the
+    /// lines from the cursor's to the screen's last are scrolled.
     fn insert_or_delete_lines(&mut self, n: usize, insert: bool) {
+        let (top, bottom) = (self.top, self.bottom);
         if self.row < self.top || self.row > self.bottom {
-            return;
+            self.bottom = self.rows - 1;
         }
-        let top = self.top;
         self.top = self.row;
         if insert {
             self.scroll_down(n);
@@ -639,8 +650,7 @@ impl Term {
             self.scroll_up(n);
         }
         self.top = top;
-        self.col = 0;
-        self.pending = false;
+        self.bottom = bottom;
     }
 
     // ---- saved cursor, screens, resets ----
@@ -730,6 +740,9 @@ impl Term {
         if top < bottom {
             self.top = top;
             self.bottom = bottom;
+            // Home: in origin mode the region's top-left (as xterm; tmux
+            // goes to the screen's, a place in origin mode that no CUP
+            // reaches, so no snapshot could restore it).
             self.goto(0, 0);
         }
     }
@@ -1117,7 +1130,9 @@ impl vte::Perform for Performer<'_> {
             ([], 'P') => t.delete_chars(p0(1) as usize),
             ([], 'S') => t.scroll_up(p0(1) as usize),
             ([], 'T') if params.len() <= 1 => t.scroll_down(p0(1) as usize),
-            // ECH leaves a pending wrap pending (as tmux).
+            // ECH leaves a pending wrap pending and erases from the last
+            // column (tmux erases nothing there; a snapshot needs this to
+            // restore a pending wrap over an erased last cell).
             ([], 'X') => {
                 let (row, col) = (t.row as usize, t.col as usize);
                 t.erase_cells(row, col, col + p0(1) as usize);

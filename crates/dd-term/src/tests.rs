@@ -330,6 +330,36 @@ fn cells_are_painted_through_g0_while_g1_is_shifted_in() {
     check(3, 4, b"\x0e\x1b7\x1b)0abc\x1b(0x", b"\x1b[2J");
 }
 
+/// Where the differential test against tmux found us apart, as tmux.
+#[test]
+fn il_and_dl_keep_the_cursor_and_work_outside_the_region() {
+    let t = term(4, 6, b"aaaa\r\nbbbb\r\ncccc\x1b[2;3H\x1b[M");
+    assert_eq!((t.row, t.col), (1, 2));
+    assert_eq!(text(&t), vec!["aaaa", "cccc", "", ""]);
+    // Outside the region: from the cursor's row to the screen's bottom.
+    let t = term(4, 6, b"aaaa\r\nbbbb\r\ncccc\x1b[1;2r\x1b[3;1H\x1b[L");
+    assert_eq!(text(&t), vec!["aaaa", "bbbb", "", "cccc"]);
+    check(4, 6, b"aaaa\r\nbb\x1b[M", b"x");
+}
+
+#[test]
+fn ich_and_dch_do_nothing_while_a_wrap_is_pending() {
+    let t = term(3, 4, b"abcd\x1b[@e");
+    assert_eq!(text(&t), vec!["abcd", "e", ""]);
+    let t = term(3, 4, b"abcd\x1b[Pe");
+    assert_eq!(text(&t), vec!["abcd", "e", ""]);
+    let t = term(3, 4, b"abcd\x1b[Me");
+    assert_eq!(text(&t), vec!["", "e", ""], "DL keeps the wrap pending");
+}
+
+#[test]
+fn a_combining_mark_after_a_blank_combines_with_it() {
+    let t = term(2, 4, b"\x1b[?7l\x1b[5Ge\xcc\x81");
+    let cell = &t.grid().rows[0][2];
+    assert_eq!((cell.ch, cell.extra.as_deref()), (' ', Some("\u{301}")));
+    check(2, 4, b"\x1b[?7l\x1b[5Ge\xcc\x81", b"x");
+}
+
 /// Random mixes of everything above: snapshot at any point, then the rest
 /// live, equals one terminal fed it all.
 #[test]
