@@ -214,23 +214,10 @@ fn windowed(owner: &str, osize: (u16, u16), comp: &str, csize: (u16, u16)) -> Re
     let (Some(top), Some(left)) = (oc.0.checked_sub(cc.0), oc.1.checked_sub(cc.1)) else {
         return Err(format!("cursor owner {oc:?}, companion {cc:?}: no window"));
     };
-    // What a person sees of a cell: a blank's foreground colour shows only
-    // through inverse, underline or strike-through (the companion's window
-    // is drawn from our model, which may blank a cell with the default
-    // foreground where tmux keeps the colour of the space a program
-    // wrote; invisible either way).
-    let key = |cell: &dd_term::Cell| {
-        use dd_term::attr::{ERASED, INVERSE, STRIKE, UNDERLINE};
-        let flags = cell.pen.flags & !ERASED;
-        let fg_shows = cell.ch != ' ' || flags & (INVERSE | UNDERLINE | STRIKE) != 0;
-        (
-            cell.ch,
-            cell.extra.clone(),
-            fg_shows.then_some(cell.pen.fg),
-            cell.pen.bg,
-            flags,
-        )
-    };
+    // What a person sees (the companion's window is drawn from our model,
+    // which may blank a cell with the default foreground where tmux keeps
+    // the colour of a space a program wrote; invisible either way).
+    let key = |cell: &dd_term::Cell| -> String { format!("{:?}", cell.looks()) };
     let blank = key(&dd_term::Cell::blank(dd_term::Color::Default));
     let mut bad = Vec::new();
     for r in 0..csize.0 {

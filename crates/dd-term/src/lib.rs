@@ -18,7 +18,9 @@ pub mod viewport;
 #[cfg(test)]
 mod tests;
 
-pub use term::{attr, dec_graphics, Cell, Charset, Color, Events, Grid, Pen, Saved, Term, Width};
+pub use term::{
+    attr, dec_graphics, Cell, Charset, Color, Events, Grid, Looks, Pen, Saved, Term, Width,
+};
 pub use viewport::Viewport;
 
 /// An [`Events`] that ignores everything (a viewer's own model).

@@ -77,7 +77,28 @@ pub struct Cell {
     pub width: Width,
 }
 
+/// What a person sees of a cell: its character and combining marks, the
+/// foreground colour only where it shows (not on a blank unless inverse,
+/// underline or strike-through), the background, the attributes; an erased
+/// blank looks like a written one.
+pub type Looks<'a> = (char, Option<&'a str>, Option<Color>, Color, u16);
+
 impl Cell {
+    /// See [`Looks`] (for comparing screens as a person would).
+    pub fn looks(&self) -> Looks<'_> {
+        let flags = self.pen.flags & !attr::ERASED;
+        let fg_shows = self.ch != ' '
+            || self.extra.is_some()
+            || flags & (attr::INVERSE | attr::UNDERLINE | attr::STRIKE) != 0;
+        (
+            self.ch,
+            self.extra.as_deref(),
+            fg_shows.then_some(self.pen.fg),
+            self.pen.bg,
+            flags,
+        )
+    }
+
     /// An erased cell in background `bg`.
     pub fn blank(bg: Color) -> Cell {
         Cell {

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use dd_term::{attr, Cell, Color, NoEvents, Term};
+use dd_term::{Cell, Color, NoEvents, Term};
 
 struct Tmux {
     sock: String,
@@ -47,19 +47,8 @@ impl Drop for Tmux {
     }
 }
 
-/// What a person sees of a cell (a blank's foreground shows only through
-/// inverse, underline or strike-through; erased and written blanks look
-/// the same).
-fn key(c: &Cell) -> (char, Option<Box<str>>, Option<Color>, Color, u16) {
-    let flags = c.pen.flags & !attr::ERASED;
-    let fg_shows = c.ch != ' ' || flags & (attr::INVERSE | attr::UNDERLINE | attr::STRIKE) != 0;
-    (
-        c.ch,
-        c.extra.clone(),
-        fg_shows.then_some(c.pen.fg),
-        c.pen.bg,
-        flags,
-    )
+fn key(c: &Cell) -> dd_term::Looks<'_> {
+    c.looks()
 }
 
 /// tmux's screen of pane `name` as our cells, and its cursor (row, col).
