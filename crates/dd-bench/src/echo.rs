@@ -25,6 +25,12 @@ pub struct ClientFigures {
     pub throughput: Stat,
     /// Bytes the terminal received per throughput run.
     pub throughput_bytes: u64,
+    /// A live view (`dd-companion attach`, `Resume::Live`): more than 8 KiB
+    /// behind, it is sent a fresh screen instead of the bytes, so it
+    /// receives far fewer bytes than the session printed; its throughput
+    /// is then the session's output (what the local PTY received for the
+    /// same `cat`) over the time until its screen shows the end marker.
+    pub live: bool,
 }
 
 /// Waits for the shell prompt of a fresh client and lets the screen settle.
@@ -57,41 +63,56 @@ pub fn echo_samples(t: &mut Term, n: usize) -> Result<Vec<Duration>> {
 }
 
 /// Runs `cat file` in the client's shell `runs` times; MB/s of each run
-/// and the bytes the terminal received in the last one.
-pub fn throughput(t: &mut Term, file: &str, runs: usize) -> Result<(Vec<f64>, u64)> {
+/// and the bytes the terminal received in the last one. The rate is of
+/// the bytes received, or of `session_bytes` when given (a live view,
+/// see [`ClientFigures::live`]).
+pub fn throughput(
+    t: &mut Term,
+    file: &str,
+    runs: usize,
+    session_bytes: Option<u64>,
+) -> Result<(Vec<f64>, u64)> {
     let mut rates = Vec::new();
     let mut bytes = 0;
     for _ in 0..runs {
         // The quotes keep the typed command line from matching the marker.
-        let cmd = format!("cat {file}; echo __DO''NE__\r");
+        // The marker starts a row of its own: a live view's snapshot puts
+        // each row with a cursor move, so a marker wrapped across two rows
+        // (the file's last line has no newline) would never be contiguous.
+        let cmd = format!("cat {file}; echo; echo __DO''NE__\r");
         t.write(cmd.as_bytes())?;
         let t0 = Instant::now();
         bytes = t.wait_for(b"__DONE__", Duration::from_secs(600))?;
         let secs = t0.elapsed().as_secs_f64();
-        rates.push(bytes as f64 / secs / 1e6);
+        rates.push(session_bytes.unwrap_or(bytes) as f64 / secs / 1e6);
         t.drain(Duration::from_millis(100), Duration::from_secs(5))?;
     }
     Ok((rates, bytes))
 }
 
-/// Runs both measures on one client terminal.
+/// Runs both measures on one client terminal; `live_of` is given for a
+/// live view: the bytes the session prints for the `cat` (see
+/// [`ClientFigures::live`]).
 pub fn measure(
     name: &str,
     mut t: Term,
     samples: usize,
     file: &str,
     runs: usize,
+    live_of: Option<u64>,
 ) -> Result<ClientFigures> {
     eprintln!("  {name}: echo ({samples} samples)");
     ready(&mut t).with_context(|| format!("{name}: ready"))?;
     let echo = echo_samples(&mut t, samples).with_context(|| format!("{name}: echo"))?;
     eprintln!("  {name}: throughput ({runs} runs)");
-    let (rates, bytes) = throughput(&mut t, file, runs).with_context(|| format!("{name}: cat"))?;
+    let (rates, bytes) =
+        throughput(&mut t, file, runs, live_of).with_context(|| format!("{name}: cat"))?;
     Ok(ClientFigures {
         client: name.to_owned(),
         echo: Stat::micros(&echo),
         throughput: Stat::of(rates, "MB/s"),
         throughput_bytes: bytes,
+        live: live_of.is_some(),
     })
 }
 
@@ -123,7 +144,7 @@ mod tests {
         write_text_file(&file, 10_000).expect("file");
         assert_eq!(std::fs::metadata(&file).expect("meta").len(), 10_000);
         let t = Term::spawn("/bin/sh", &[], &[("PS1", PROMPT)]).expect("sh");
-        let f = measure("local", t, 5, file.to_str().expect("utf8"), 1).expect("measure");
+        let f = measure("local", t, 5, file.to_str().expect("utf8"), 1, None).expect("measure");
         assert_eq!(f.echo.n, 5);
         assert_eq!(f.throughput.n, 1);
         // 100 lines of 100 bytes, each \n turned into \r\n by the PTY.

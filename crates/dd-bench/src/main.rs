@@ -211,10 +211,11 @@ fn run(a: RunArgs) -> Result<()> {
         let env = [("PS1", PROMPT)];
         let local = Term::spawn("/bin/sh", &[], &env)?;
         r.clients
-            .push(echo::measure("local-pty", local, samples, f, runs)?);
+            .push(echo::measure("local-pty", local, samples, f, runs, None)?);
         if let (Some(port), Some(key)) = (a.ssh_port, &a.ssh_key) {
             let t = ssh_term(port, key, &a.ssh_user)?;
-            r.clients.push(echo::measure("ssh", t, samples, f, runs)?);
+            r.clients
+                .push(echo::measure("ssh", t, samples, f, runs, None)?);
         }
         let agent = Agent::start(&bins)?;
         let owner = rt.block_on(agent.owner())?;
@@ -227,7 +228,10 @@ fn run(a: RunArgs) -> Result<()> {
             &[("DD_CLIENT_HOME", home.to_str().context("path")?)],
         )?;
         r.clients
-            .push(echo::measure("dd-client", t, samples, f, runs)?);
+            .push(echo::measure("dd-client", t, samples, f, runs, None)?);
+        // `dd-companion attach` is a live view: its rate is of the bytes
+        // the session printed, which the local PTY received in full.
+        let live_of = r.clients.first().map(|c| c.throughput_bytes);
         let sid = rt.block_on(create_session(&owner, &["/bin/sh"]))?;
         let link = rt
             .block_on(async { dd_testkit::pair(&owner, &sid, serde_json::json!({})).await })
@@ -240,7 +244,7 @@ fn run(a: RunArgs) -> Result<()> {
             &[("DD_COMPANION_HOME", chome.to_str().context("path")?)],
         )?;
         r.clients
-            .push(echo::measure("dd-companion", t, samples, f, runs)?);
+            .push(echo::measure("dd-companion", t, samples, f, runs, live_of)?);
         let _ = std::fs::remove_file(&file);
     }
     if want("fanout") {

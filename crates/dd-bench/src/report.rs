@@ -182,8 +182,9 @@ impl Results {
                 .map(|l| format!("+{} us", fmt(c.echo.median - l.echo.median)))
                 .unwrap_or_else(|| "n/a".into());
             o += &format!(
-                "| {} | {} | {} | {} | {} / {} / {} MB/s | {} |\n",
+                "| {}{} | {} | {} | {} | {} / {} / {} MB/s | {} |\n",
                 c.client,
+                if c.live { " (live view)" } else { "" },
                 c.echo.cell(),
                 vs(|c| c.echo.median),
                 over,
@@ -202,6 +203,16 @@ impl Results {
             self.clients.first().map(|c| c.echo.n).unwrap_or(0),
             self.throughput_file_bytes >> 20
         );
+        for c in self.clients.iter().filter(|c| c.live) {
+            o += &format!(
+                "{} is a live view: more than 8 KiB behind, it is sent a fresh screen instead \
+                 of the bytes (it received {} MB of the `cat`), so its throughput is the \
+                 session's output (the bytes `local-pty` received) over the time until its \
+                 screen shows the end marker.\n\n",
+                c.client,
+                fmt(c.throughput_bytes as f64 / 1e6)
+            );
+        }
         o
     }
 

@@ -46,6 +46,33 @@ pub use host_link::{HostConfig, HostMode, DEFAULT_TRANSCRIPT_CAP};
 pub use session::Session;
 pub use stream::{StreamItem, Subscription};
 
+/// The screen model alone, driven as [`Session`]'s `feed_screen` drives it
+/// (each output chunk through `Screen::process`, then the notification
+/// signals taken), without a session, a tail or prompt detection around
+/// it. It exists only so `benches/screen.rs` can measure the emulator's
+/// parse speed: the screen module stays private, and this is not an API.
+#[doc(hidden)]
+pub struct ScreenBench(screen::Screen);
+
+#[doc(hidden)]
+impl ScreenBench {
+    /// A blank `rows` x `cols` screen.
+    pub fn new(rows: u16, cols: u16) -> ScreenBench {
+        ScreenBench(screen::Screen::new(rows, cols))
+    }
+
+    /// Feeds one chunk of output; returns how many signals it raised.
+    pub fn feed(&mut self, chunk: &[u8]) -> usize {
+        self.0.process(chunk);
+        self.0.take_signals().len()
+    }
+
+    /// The visible rows as text.
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lines()
+    }
+}
+
 use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
