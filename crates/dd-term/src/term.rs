@@ -361,11 +361,12 @@ impl Term {
     fn scroll_up(&mut self, n: usize) {
         let (top, bottom) = (self.top as usize, self.bottom as usize);
         let n = n.min(bottom + 1 - top);
-        let blank = vec![self.blank(); self.cols as usize];
+        let blank = self.blank();
         let rows = &mut self.grid_mut().rows;
         rows[top..=bottom].rotate_left(n);
+        // Blanked in place: no row allocated per scroll.
         for r in &mut rows[bottom + 1 - n..=bottom] {
-            r.clone_from(&blank);
+            r.fill(blank.clone());
         }
     }
 
@@ -373,11 +374,11 @@ impl Term {
     fn scroll_down(&mut self, n: usize) {
         let (top, bottom) = (self.top as usize, self.bottom as usize);
         let n = n.min(bottom + 1 - top);
-        let blank = vec![self.blank(); self.cols as usize];
+        let blank = self.blank();
         let rows = &mut self.grid_mut().rows;
         rows[top..=bottom].rotate_right(n);
         for r in &mut rows[top..top + n] {
-            r.clone_from(&blank);
+            r.fill(blank.clone());
         }
     }
 
