@@ -15,6 +15,7 @@ mod cli;
 mod cmd;
 mod errors;
 mod listener;
+mod replies;
 
 use clap::Parser;
 

@@ -59,6 +59,15 @@ fn join_watch_send_detach_reattach() {
     std::thread::sleep(Duration::from_millis(300));
     stdin.write_all(b"echo att-$((2*3))x\r").unwrap();
     att.wait_for("att-6x", 15);
+    // This terminal's answers to a program's questions (device attributes,
+    // a colour, a capability) are not typing: only the words around them
+    // reach the shell.
+    stdin
+        .write_all(
+            b"echo ans\x1b[?62;22c\x1b]11;rgb:0000/0000/0000\x1b\\\x1bP1+r544e\x1b\\wer-$((3*4))\r",
+        )
+        .unwrap();
+    att.wait_for("answer-12", 15);
     stdin.write_all(b"\x1dd").unwrap();
     assert_eq!(att.wait_exit(10), 0, "{}", att.stderr());
     assert!(att.stderr().contains("detached"), "{}", att.stderr());

@@ -55,6 +55,8 @@ pub async fn run(comp: Arc<Companion>, session_id: String) -> Result<i32> {
     let mut keys = Stdin::open();
     let mut stdout = std::io::stdout();
     let mut esc = Escape::new(KEYS);
+    // This terminal's answers to the program's questions are not typing.
+    let mut replies = crate::replies::Replies::default();
     let mut view = View::new(dd_cli::term::size());
     let mut told = None;
     let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())?;
@@ -93,7 +95,8 @@ pub async fn run(comp: Arc<Companion>, session_id: String) -> Result<i32> {
                 // returns again.
                 let Some(chunk) = chunk else { continue };
                 let mut detach = false;
-                for action in esc.feed(&chunk) {
+                let typed = replies.feed(&chunk);
+                for action in esc.feed(&typed) {
                     match action {
                         Action::Send(data) => {
                             if let Err(e) = handle.send_input(data).await {
