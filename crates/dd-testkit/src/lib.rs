@@ -75,6 +75,26 @@ pub struct AgentProc {
     listening: String,
 }
 
+/// Stops a child process: SIGTERM, then SIGKILL if it has not exited
+/// within `grace`; reaped either way. Nothing if it already exited.
+pub fn terminate(child: &mut std::process::Child, grace: Duration) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 impl AgentProc {
     /// Starts an agent in a fresh temporary state directory.
     pub fn start() -> AgentProc {
@@ -187,21 +207,7 @@ impl AgentProc {
 
     /// Stops the agent: SIGTERM, then SIGKILL after 5 s.
     pub fn stop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        terminate(&mut self.child, Duration::from_secs(5));
     }
 
     /// Kills the agent with SIGKILL (no cleanup runs) and reaps it.

@@ -274,17 +274,6 @@ impl Drop for Nginx {
     fn drop(&mut self) {
         // SIGTERM is nginx's fast stop (SIGQUIT would wait for open
         // WebSockets); its workers follow the master.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::terminate(&mut self.child, Duration::from_secs(3));
     }
 }
