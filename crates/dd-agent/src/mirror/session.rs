@@ -206,7 +206,7 @@ impl Session {
             }
         };
         /// Ends the wait however the call ends (an error, a dropped
-        /// request).
+        /// request); disarmed once the new size is in place.
         struct Held<'a>(&'a Session, bool);
         impl Drop for Held<'_> {
             fn drop(&mut self) {
@@ -216,7 +216,7 @@ impl Session {
                 }
             }
         }
-        let held = Held(self, at.is_some());
+        let mut held = Held(self, at.is_some());
         link.call(|req| ToHost::Resize {
             req,
             id,
@@ -230,6 +230,7 @@ impl Session {
                 return Ok(());
             }
             st.resize_at = None;
+            held.1 = false;
             st.rows = rows;
             st.cols = cols;
             if let Some(screen) = st.screen.as_mut() {
@@ -243,7 +244,6 @@ impl Session {
             self.feed_screen(&mut st);
             self.info_locked(&st)
         };
-        drop(held);
         self.wake.send_replace(());
         self.persist(&info);
         Ok(())

@@ -78,14 +78,12 @@ impl View {
         let mut passed = Passed::default();
         term.process(&mut parser, data, &mut passed);
         self.model = Some((term, parser));
-        self.fit();
-        match &mut self.viewport {
-            Some(v) => {
-                v.invalidate();
-                self.out.extend_from_slice(&passed.0);
-                self.dirty = true;
-            }
-            None => self.out.extend_from_slice(data),
+        // Passed through, the snapshot itself restores the whole state.
+        self.fit(Some(data));
+        if let Some(v) = &mut self.viewport {
+            v.invalidate();
+            self.out.extend_from_slice(&passed.0);
+            self.dirty = true;
         }
     }
 
@@ -115,7 +113,7 @@ impl View {
                 self.dirty = true;
             }
         }
-        self.fit();
+        self.fit(None);
     }
 
     /// This terminal is now `local` in size.
@@ -125,7 +123,7 @@ impl View {
             v.resize(l.0, l.1);
             self.dirty = true;
         }
-        self.fit();
+        self.fit(None);
     }
 
     /// Moves the window by half its size in a direction (`h`, `j`, `k`,
@@ -147,7 +145,10 @@ impl View {
     }
 
     /// Switches between pass-through and the window as the sizes say.
-    fn fit(&mut self) {
+    /// `restore`: bytes that restore the whole state on this terminal, to
+    /// write when passing through (a snapshot just received); without
+    /// them, going back to pass-through writes a snapshot of the model.
+    fn fit(&mut self, restore: Option<&[u8]>) {
         let Some((term, _)) = self.model.as_ref() else {
             return;
         };
@@ -158,9 +159,17 @@ impl View {
                 // Back to pass-through: this terminal takes the model's
                 // whole state, then the bytes as they come.
                 self.out.extend_from_slice(&v.leave());
-                self.out.extend_from_slice(&term.snapshot(""));
+                match restore {
+                    Some(r) => self.out.extend_from_slice(r),
+                    None => self.out.extend_from_slice(&term.snapshot("")),
+                }
                 self.viewport = None;
                 self.dirty = false;
+            }
+            (None, true) => {
+                if let Some(r) = restore {
+                    self.out.extend_from_slice(r);
+                }
             }
             (None, false) => {
                 let (rows, cols) = self.local.unwrap_or(session);
