@@ -468,7 +468,7 @@ impl Term {
         }
         if self.insert {
             // As ICH: a wide character the cursor is inside is split first.
-            self.insert_chars(width as usize);
+            self.shift_chars(width as usize, true);
         }
         let (row, col) = (self.row as usize, self.col as usize);
         let mut pen = self.pen;
@@ -612,7 +612,11 @@ impl Term {
         }
     }
 
-    fn insert_chars(&mut self, n: usize) {
+    /// ICH (`insert`: `n` blanks at the cursor, the rest of the row moves
+    /// right) or DCH (`n` cells at the cursor go, the rest moves left and
+    /// blanks fill the end); a wide character the cursor is inside is
+    /// split first.
+    fn shift_chars(&mut self, n: usize, insert: bool) {
         // With a wrap pending the cursor is past the last column (as
         // tmux): nothing there to shift.
         if self.pending {
@@ -625,34 +629,21 @@ impl Term {
         let r = &mut self.grid_mut().rows[row];
         if r[col].width == Width::Tail && col > 0 {
             r[col - 1] = blank.clone();
-            r[col] = blank.clone();
+            if insert {
+                r[col] = blank.clone();
+            }
         }
-        r.truncate(cols - n);
-        r.splice(col..col, std::iter::repeat_n(blank, n));
-        fix_wide_at_end(r);
-        self.pending = false;
-    }
-
-    fn delete_chars(&mut self, n: usize) {
-        // With a wrap pending the cursor is past the last column (as
-        // tmux): nothing there to shift.
-        if self.pending {
-            return;
+        if insert {
+            r.truncate(cols - n);
+            r.splice(col..col, std::iter::repeat_n(blank, n));
+            fix_wide_at_end(r);
+        } else {
+            r.drain(col..col + n);
+            r.extend(std::iter::repeat_n(blank.clone(), n));
+            if r[col].width == Width::Tail {
+                r[col] = blank;
+            }
         }
-        let (row, col) = (self.row as usize, self.col as usize);
-        let blank = self.blank();
-        let cols = self.cols as usize;
-        let n = n.min(cols - col);
-        let r = &mut self.grid_mut().rows[row];
-        if r[col].width == Width::Tail && col > 0 {
-            r[col - 1] = blank.clone();
-        }
-        r.drain(col..col + n);
-        r.extend(std::iter::repeat_n(blank.clone(), n));
-        if r[col].width == Width::Tail {
-            r[col] = blank;
-        }
-        self.pending = false;
     }
 
     /// IL (`insert`) or DL: scrolls the part of the region from the
@@ -1097,7 +1088,7 @@ impl vte::Perform for Performer<'_> {
         let t = &mut *self.t;
         let p0 = |d| param(params, 0, d);
         match (inter, action) {
-            ([], '@') => t.insert_chars(p0(1) as usize),
+            ([], '@') => t.shift_chars(p0(1) as usize, true),
             ([], 'A') => t.up(p0(1)),
             ([], 'B' | 'e') => t.down(p0(1)),
             ([], 'C' | 'a') => {
@@ -1149,7 +1140,7 @@ impl vte::Perform for Performer<'_> {
             ([] | [b'?'], 'K') => t.erase_line(param(params, 0, 0)),
             ([], 'L') => t.insert_or_delete_lines(p0(1) as usize, true),
             ([], 'M') => t.insert_or_delete_lines(p0(1) as usize, false),
-            ([], 'P') => t.delete_chars(p0(1) as usize),
+            ([], 'P') => t.shift_chars(p0(1) as usize, false),
             ([], 'S') => t.scroll_up(p0(1) as usize),
             ([], 'T') if params.len() <= 1 => t.scroll_down(p0(1) as usize),
             // ECH leaves a pending wrap pending and erases from the last
