@@ -16,58 +16,39 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{client_bin, companion_bin, json, World};
+use dd_testkit::tmux::{captured, Tmux};
 
 const ROWS: u16 = 30;
 const COLS: u16 = 100;
 
-/// A private tmux server, killed on drop.
-struct Tmux {
-    sock: String,
-    conf: PathBuf,
-    env: Vec<(String, String)>,
+/// The suite's tmux server: a config that keeps panes as they are.
+fn tmux_server(dir: &Path, env: Vec<(String, String)>) -> Tmux {
+    let conf = dir.join("tmux.conf");
+    std::fs::write(
+        &conf,
+        "set -g status off\nset -sg escape-time 0\nset -g default-terminal tmux-256color\n\
+         set -g remain-on-exit on\nset -g history-limit 0\nset -g aggressive-resize off\n",
+    )
+    .unwrap();
+    let sock = format!("dd-fid-{}-{}", std::process::id(), rand_suffix());
+    Tmux::new(sock, Some(conf), env)
 }
 
-impl Tmux {
-    fn new(dir: &Path, env: Vec<(String, String)>) -> Tmux {
-        let conf = dir.join("tmux.conf");
-        std::fs::write(
-            &conf,
-            "set -g status off\nset -sg escape-time 0\nset -g default-terminal tmux-256color\n\
-             set -g remain-on-exit on\nset -g history-limit 0\nset -g aggressive-resize off\n",
-        )
-        .unwrap();
-        Tmux {
-            sock: format!("dd-fid-{}-{}", std::process::id(), rand_suffix()),
-            conf,
-            env,
-        }
-    }
+/// What the suite asks of a pane.
+trait Panes {
+    fn pane(&self, name: &str, shell_cmd: &str);
+    fn pane_sized(&self, name: &str, size: (u16, u16), shell_cmd: &str);
+    fn keys(&self, name: &str, keys: &[&str]);
+    fn view(&self, name: &str) -> String;
+    fn settled(&self, name: &str) -> String;
+}
 
-    fn cmd(&self, args: &[&str]) -> Output {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.sock, "-f"]).arg(&self.conf).args(args);
-        for (k, v) in &self.env {
-            c.env(k, v);
-        }
-        c.env_remove("TMUX");
-        c.output().expect("tmux runs")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.cmd(args);
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
+impl Panes for Tmux {
     /// A detached tmux session `name` of ROWS x COLS running `shell_cmd`.
     fn pane(&self, name: &str, shell_cmd: &str) {
         self.pane_sized(name, (ROWS, COLS), shell_cmd)
@@ -127,12 +108,6 @@ impl Tmux {
     }
 }
 
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
-    }
-}
-
 fn rand_suffix() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -175,13 +150,7 @@ fn diff(owner: &str, comp: &str) -> String {
 /// as cells: the capture fed to our emulator at the pane's size.
 fn cells_of(view: &str, size: (u16, u16)) -> (String, (u16, u16), dd_term::Term) {
     let (state, capture) = view.split_once('\n').unwrap_or((view, ""));
-    let mut t = dd_term::Term::new(size.0, size.1);
-    let bytes = capture.trim_end_matches('\n').replace('\n', "\r\n");
-    t.process(
-        &mut vte::Parser::new(),
-        bytes.as_bytes(),
-        &mut dd_term::NoEvents,
-    );
+    let t = captured(capture, size.0, size.1);
     let cursor = state
         .split_whitespace()
         .nth(1)
@@ -462,7 +431,7 @@ fn companion_screen_equals_the_owners_at_late_join_and_live() {
         ),
         ("INNER".into(), inner.clone()),
     ];
-    let tmux = Tmux::new(&dir, env);
+    let tmux = tmux_server(&dir, env);
     // The inner tmux of the nested case runs in the session, outside our
     // server: killed at the end whatever happens.
     struct InnerGuard(String);

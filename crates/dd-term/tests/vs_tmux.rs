@@ -11,41 +11,10 @@
 //! `DD_VS_TMUX_CASES` sets the number of random cases (default 150).
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use dd_term::{Cell, Color, NoEvents, Term};
-
-struct Tmux {
-    sock: String,
-}
-
-impl Tmux {
-    fn cmd(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-L", &self.sock, "-f", "/dev/null"])
-            .args(args)
-            .env_remove("TMUX")
-            .output()
-            .expect("tmux runs")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.cmd(args);
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
-    }
-}
+use dd_testkit::tmux::{captured, Tmux};
 
 fn key(c: &Cell) -> dd_term::Looks<'_> {
     c.looks()
@@ -65,14 +34,7 @@ fn tmux_screen(t: &Tmux, name: &str, rows: u16, cols: u16) -> (Term, (u16, u16))
         .map(|v| v.parse::<u16>().unwrap_or(0));
     let cursor = (it.next().unwrap_or(0), it.next().unwrap_or(0));
     let capture = t.ok(&["capture-pane", "-p", "-e", "-t", name]);
-    let mut screen = Term::new(rows, cols);
-    // tmux marks line-drawing cells with SO ... SI: G1 is the DEC set.
-    let bytes = format!(
-        "\x1b)0{}",
-        capture.trim_end_matches('\n').replace('\n', "\r\n")
-    );
-    screen.process(&mut vte::Parser::new(), bytes.as_bytes(), &mut NoEvents);
-    (screen, cursor)
+    (captured(&capture, rows, cols), cursor)
 }
 
 /// The first difference between tmux's screen and ours, if any.
@@ -153,13 +115,6 @@ fn run_case(t: &Tmux, dir: &Path, n: usize, rows: u16, cols: u16, bytes: &[u8]) 
     let mut ours = Term::new(rows, cols);
     ours.process(&mut vte::Parser::new(), bytes, &mut NoEvents);
     compare(&theirs, cursor, &ours)
-}
-
-fn have_tmux() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 /// What programs send. Left out where we follow xterm on purpose: CHT
@@ -245,14 +200,12 @@ const PIECES: &[&[u8]] = &[
 
 #[test]
 fn our_screen_equals_tmuxs_for_random_output() {
-    if !have_tmux() {
+    if !Tmux::installed() {
         eprintln!("SKIP vs_tmux: tmux is not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let t = Tmux {
-        sock: format!("dd-vs-{}", std::process::id()),
-    };
+    let t = Tmux::new(format!("dd-vs-{}", std::process::id()), None, Vec::new());
     // A session that keeps the server up between cases.
     t.ok(&["new-session", "-d", "-s", "keep", "sleep 3600"]);
     let cases = std::env::var("DD_VS_TMUX_CASES")

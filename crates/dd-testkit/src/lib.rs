@@ -13,6 +13,7 @@ pub mod netns;
 pub mod raw;
 pub mod term;
 pub mod tls;
+pub mod tmux;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
